@@ -1,0 +1,1 @@
+"""Shared pieces of every joblet process: config, errors, logging, identifiers."""

@@ -1,0 +1,322 @@
+"""The one config file, ``joblet-config.yml``, loaded into typed, validated objects.
+
+Every process of a node (``joblet serve``, ``joblet state``, ``joblet persist``) reads the
+same file. Unknown keys, wrong types and missing required values are errors that name the
+key and the file: a typo must never silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from joblet_cluster.common.errors import ConfigError
+from joblet_cluster.common.ids import is_safe_id
+
+ENV_VAR = "JOBLET_CONFIG_PATH"
+STANDARD_PATHS = (
+    Path("joblet-config.yml"),
+    Path("/opt/joblet/config/joblet-config.yml"),
+    Path("/etc/joblet/joblet-config.yml"),
+)
+MASK = "***"
+
+
+def _key(name: str, *, default: Any = dataclasses.MISSING, path: bool = False,
+         secret: bool = False, factory: Any = dataclasses.MISSING) -> Any:
+    """A config field whose YAML key is ``name`` (Joblet mixes camelCase and snake_case)."""
+    meta = {"key": name, "path": path, "secret": secret}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    node_id: str = _key("nodeId")
+    address: str = _key("address", default="0.0.0.0")
+    port: int = _key("port", default=50051)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    raft_address: str = _key("raft_address", default="")
+    peers: list[str] = _key("peers", factory=list)
+    data_dir: str = _key("data_dir", default="/opt/joblet/data/raft", path=True)
+    secret: str = _key("secret", default="", secret=True)
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    endpoint: str = _key("endpoint", default="localhost:6379")
+    password: str = _key("password", default="", secret=True)
+    db: int = _key("db", default=0)
+    ttl_days: int = _key("ttl_days", default=30)
+
+
+@dataclass(frozen=True)
+class DynamoDBConfig:
+    region: str = _key("region", default="")
+    table_name: str = _key("table_name", default="joblet-jobs")
+    ttl_enabled: bool = _key("ttl_enabled", default=True)
+    ttl_days: int = _key("ttl_days", default=30)
+    read_capacity: int = _key("read_capacity", default=5)
+    write_capacity: int = _key("write_capacity", default=5)
+    endpoint_url: str = _key("endpoint_url", default="")
+
+
+@dataclass(frozen=True)
+class StateStorageConfig:
+    redis: RedisConfig = _key("redis", factory=RedisConfig)
+    dynamodb: DynamoDBConfig = _key("dynamodb", factory=DynamoDBConfig)
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    backend: Literal["memory", "raft", "redis", "dynamodb"] = _key("backend", default="memory")
+    socket: str = _key("socket", default="/opt/joblet/run/state-ipc.sock", path=True)
+    max_line_bytes: int = _key("max_line_bytes", default=10 * 1024 * 1024)
+    max_connections: int = _key("max_connections", default=64)
+    storage: StateStorageConfig = _key("storage", factory=StateStorageConfig)
+
+
+@dataclass(frozen=True)
+class PersistServerConfig:
+    grpc_socket: str = _key("grpc_socket", default="/opt/joblet/run/persist-grpc.sock", path=True)
+    max_connections: int = _key("max_connections", default=500)
+
+
+@dataclass(frozen=True)
+class PersistIPCConfig:
+    socket: str = _key("socket", default="/opt/joblet/run/persist-ipc.sock", path=True)
+    max_connections: int = _key("max_connections", default=10)
+    max_message_size: int = _key("max_message_size", default=134217728)
+
+
+@dataclass(frozen=True)
+class PersistDirConfig:
+    directory: str = _key("directory", default="", path=True)
+    format: Literal["jsonl.gz"] = _key("format", default="jsonl.gz")
+
+
+@dataclass(frozen=True)
+class PersistLocalConfig:
+    logs: PersistDirConfig = _key("logs", factory=PersistDirConfig)
+    metrics: PersistDirConfig = _key("metrics", factory=PersistDirConfig)
+
+
+@dataclass(frozen=True)
+class CloudWatchConfig:
+    region: str = _key("region", default="")
+    log_group_prefix: str = _key("log_group_prefix", default="/joblet")
+    metric_namespace: str = _key("metric_namespace", default="Joblet/Jobs")
+    metric_dimensions: dict[str, str] = _key("metric_dimensions", factory=dict)
+    log_batch_size: int = _key("log_batch_size", default=100)
+    metric_batch_size: int = _key("metric_batch_size", default=20)
+    log_retention_days: int = _key("log_retention_days", default=7)
+    endpoint_url: str = _key("endpoint_url", default="")
+
+
+@dataclass(frozen=True)
+class PersistStorageConfig:
+    type: Literal["local", "cloudwatch"] = _key("type", default="local")
+    base_dir: str = _key("base_dir", default="/opt/joblet", path=True)
+    local: PersistLocalConfig = _key("local", factory=PersistLocalConfig)
+    cloudwatch: CloudWatchConfig = _key("cloudwatch", factory=CloudWatchConfig)
+
+
+@dataclass(frozen=True)
+class PersistConfig:
+    server: PersistServerConfig = _key("server", factory=PersistServerConfig)
+    ipc: PersistIPCConfig = _key("ipc", factory=PersistIPCConfig)
+    storage: PersistStorageConfig = _key("storage", factory=PersistStorageConfig)
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    server_cert: str = _key("serverCert", default="", secret=True)
+    server_key: str = _key("serverKey", default="", secret=True)
+    ca_cert: str = _key("caCert", default="", secret=True)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR"] = _key("level", default="INFO")
+    format: Literal["text", "json"] = _key("format", default="text")
+    output: str = _key("output", default="stdout")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file. ``source`` is where it was read from (None when built in code)."""
+
+    server: ServerConfig = _key("server")
+    version: str = _key("version", default="3.0")
+    cluster: ClusterConfig = _key("cluster", factory=ClusterConfig)
+    state: StateConfig = _key("state", factory=StateConfig)
+    persist: PersistConfig = _key("persist", factory=PersistConfig)
+    security: SecurityConfig = _key("security", factory=SecurityConfig)
+    logging: LoggingConfig = _key("logging", factory=LoggingConfig)
+    source: Path | None = field(default=None, compare=False, metadata={"internal": True})
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Where the config is: ``-c`` first, then ``$JOBLET_CONFIG_PATH``, then standard paths."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(ENV_VAR)
+    if from_env:
+        return Path(from_env)
+    for candidate in STANDARD_PATHS:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(p) for p in STANDARD_PATHS)
+    raise ConfigError(f"no config file: pass -c FILE, set ${ENV_VAR}, or create one of: {tried}")
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find, read and validate the config file."""
+    path = find_config(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, source: Path | None = None) -> Config:
+    """Validate YAML text; relative paths in it are taken from the file's own folder."""
+    where = str(source) if source else "<config>"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    base = source.resolve().parent if source else Path.cwd()
+    config = _Builder(where, base).build(Config, data, "")
+    config = dataclasses.replace(config, source=source)
+    _check_cross_fields(config, where)
+    return config
+
+
+def config_from_dict(data: dict[str, Any], base: Path | None = None) -> Config:
+    """Build a config in code (tests, ``joblet dev``) with the same validation as a file."""
+    config = _Builder("<dict>", base or Path.cwd()).build(Config, data, "")
+    _check_cross_fields(config, "<dict>")
+    return config
+
+
+def to_dict(config: Any, *, mask_secrets: bool = True) -> dict[str, Any]:
+    """The effective config as plain data under its YAML keys, secrets masked."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        if f.metadata.get("internal"):
+            continue
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value, mask_secrets=mask_secrets)
+        elif mask_secrets and f.metadata.get("secret") and value:
+            value = MASK
+        out[f.metadata["key"]] = value
+    return out
+
+
+class _Builder:
+    def __init__(self, where: str, base: Path) -> None:
+        self.where = where
+        self.base = base
+
+    def fail(self, key: str, message: str) -> typing.NoReturn:
+        raise ConfigError(f"{self.where}: {key}: {message}")
+
+    def build(self, cls: type, data: Any, prefix: str) -> Any:
+        if not isinstance(data, dict):
+            self.fail(prefix or "(top level)", f"expected a mapping, got {_kind(data)}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.metadata["key"]: f for f in dataclasses.fields(cls) if "key" in f.metadata}
+        unknown = [k for k in data if k not in fields]
+        if unknown:
+            name = f"{prefix}{unknown[0]}"
+            self.fail(name, f"unknown key (known here: {', '.join(sorted(fields))})")
+        values: dict[str, Any] = {}
+        for key, f in fields.items():
+            dotted = f"{prefix}{key}"
+            if key not in data:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    if dataclasses.is_dataclass(hints[f.name]):
+                        values[f.name] = self.build(hints[f.name], {}, dotted + ".")
+                        continue
+                    self.fail(dotted, "required value is missing")
+                continue
+            value = self.convert(hints[f.name], data[key], dotted)
+            if f.metadata.get("path") and isinstance(value, str) and value:
+                value = str(self.base / Path(value).expanduser())
+            values[f.name] = value
+        return cls(**values)
+
+    def convert(self, hint: Any, value: Any, key: str) -> Any:
+        origin = typing.get_origin(hint)
+        if dataclasses.is_dataclass(hint):
+            return self.build(hint, {} if value is None else value, key + ".")
+        if origin is Literal:
+            choices = typing.get_args(hint)
+            if value not in choices:
+                self.fail(key, f"{value!r} is not one of {', '.join(map(repr, choices))}")
+            return value
+        if origin is list:
+            if not isinstance(value, list):
+                self.fail(key, f"expected a list, got {_kind(value)}")
+            (item,) = typing.get_args(hint)
+            return [self.convert(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+        if origin is dict:
+            if not isinstance(value, dict):
+                self.fail(key, f"expected a mapping, got {_kind(value)}")
+            _, item = typing.get_args(hint)
+            return {str(k): self.convert(item, v, f"{key}.{k}") for k, v in value.items()}
+        if hint is bool:
+            if not isinstance(value, bool):
+                self.fail(key, f"expected true or false, got {_kind(value)}")
+            return value
+        if hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(key, f"expected an integer, got {_kind(value)}")
+            return value
+        if hint is str:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                self.fail(key, f"expected a string, got {_kind(value)}")
+            return str(value)
+        raise TypeError(f"config field {key} has an unsupported type {hint}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {dict: "a mapping", list: "a list", bool: "a boolean", int: "an integer",
+            float: "a number", str: "a string"}.get(type(value), type(value).__name__)
+
+
+def _check_cross_fields(config: Config, where: str) -> None:
+    """Rules that span fields: each names the key a user has to fix."""
+    def fail(key: str, message: str) -> typing.NoReturn:
+        raise ConfigError(f"{where}: {key}: {message}")
+
+    if not is_safe_id(config.server.node_id):
+        fail("server.nodeId", f"{config.server.node_id!r} is not a safe identifier "
+             "(letters, digits, _ . -; starting with a letter or digit)")
+    if not 0 < config.server.port < 65536:
+        fail("server.port", f"{config.server.port} is not a TCP port (1-65535)")
+    if config.state.max_line_bytes < 1024:
+        fail("state.max_line_bytes", "must be at least 1024 bytes")
+    if config.state.max_connections < 1:
+        fail("state.max_connections", "must be at least 1")
+    if not config.state.socket:
+        fail("state.socket", "must name a socket path")
+    if config.persist.ipc.max_message_size < 1024:
+        fail("persist.ipc.max_message_size", "must be at least 1024 bytes")

@@ -1,0 +1,33 @@
+"""Validation of identifiers that come from outside and later name files or keys."""
+
+from __future__ import annotations
+
+import re
+
+from joblet_cluster.common.errors import InvalidInput
+
+MAX_ID_LENGTH = 128
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def is_safe_id(value: object) -> bool:
+    """True for ids that are safe as a single path component or key segment.
+
+    Letters, digits, ``_ . -``; starting with a letter or digit (so never ``.`` or ``..``);
+    at most 128 characters; no ``..`` anywhere, so no id can be read as a parent reference.
+    """
+    return isinstance(value, str) and _SAFE_ID.fullmatch(value) is not None and ".." not in value
+
+
+def check_id(value: object, what: str = "job id") -> str:
+    """Return ``value`` if it is a safe id, else raise ``InvalidInput`` naming ``what``."""
+    if is_safe_id(value):
+        return value  # type: ignore[return-value]
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    raise InvalidInput(
+        f"{what} {shown} is not a safe identifier (1-{MAX_ID_LENGTH} of A-Z a-z 0-9 _ . -, "
+        "starting with a letter or digit, no '..')",
+        code="INVALID_ID",
+    )

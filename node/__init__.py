@@ -1,0 +1,1 @@
+"""The `joblet` daemon and its CLI."""

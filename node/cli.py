@@ -1,0 +1,74 @@
+"""The ``joblet`` command: the node's processes and its operator tools."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from joblet_cluster.common.config import load_config, to_dict
+from joblet_cluster.common.errors import JobletError
+from joblet_cluster.common.logs import setup_logging
+from joblet_cluster.common.version import VERSION
+
+app = typer.Typer(
+    name="joblet",
+    help="Joblet cluster node: run the services of a node, check its config.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect and validate joblet-config.yml.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $JOBLET_CONFIG_PATH, then "
+                 "./joblet-config.yml, /opt/joblet/config/joblet-config.yml).",
+                 show_default=False),
+]
+
+
+def _fail(error: Exception, code: int = 2) -> None:
+    typer.echo(f"joblet: {error}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def state(config: ConfigOption = None) -> None:
+    """Run the state service (job metadata over a unix socket) in the foreground."""
+    from joblet_cluster.state import serve_state
+
+    try:
+        loaded = load_config(config)
+    except JobletError as exc:
+        _fail(exc)
+    setup_logging(loaded.logging)
+    try:
+        asyncio.run(serve_state(loaded))
+    except JobletError as exc:
+        _fail(exc, 1)
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate a config file and print the effective config (secrets masked)."""
+    try:
+        loaded = load_config(config)
+    except JobletError as exc:
+        _fail(exc)
+    typer.echo(f"# {loaded.source}: valid", err=True)
+    typer.echo(yaml.safe_dump(to_dict(loaded), sort_keys=False), nl=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"joblet {VERSION} (python {sys.version.split()[0]})")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The `rnx` command-line client."""

@@ -1,0 +1,513 @@
+"""The node's client for the state service: the only way the rest of the code reaches it.
+
+One pipelined connection carries every request. Writes leave in the order they were
+made and are kept until the service answers, so per-job order holds and nothing is lost:
+after a reconnect the unanswered ones go out again, in order (versions make the repeats
+harmless). When the service comes back as a new, non-durable instance (the memory
+backend after a restart), the client first restores every job it had been acknowledged,
+with ``sync``, then resends. A full queue makes callers wait (back-pressure); it never
+drops a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import random
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from joblet_cluster.common.errors import NotFound, StateError, StateUnavailable
+from joblet_cluster.state._record import JobRecord
+
+log = logging.getLogger("joblet.state.client")
+
+SYNC_CHUNK_JOBS = 1000
+SYNC_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(slots=True, frozen=True)
+class ChangeResult:
+    """The service's answer to a change.
+
+    ``applied`` is False when the store already held this version or a newer one (a
+    retried change, or one overtaken by a newer change): the job's state is at least
+    as new as the change, so nothing is lost. ``version`` is the stored version.
+    """
+
+    applied: bool
+    version: int | None
+
+
+class _Call:
+    __slots__ = ("future", "internal", "job_id", "line", "op", "record", "request_id", "retried")
+
+    def __init__(self, request_id: int, op: str, line: bytes, future: asyncio.Future[Any],
+                 *, job_id: str | None = None, record: JobRecord | None = None,
+                 internal: bool = False) -> None:
+        self.request_id = request_id
+        self.op = op
+        self.line = line
+        self.future = future
+        self.job_id = job_id
+        self.record = record
+        self.internal = internal
+        self.retried = False
+
+
+class StateClient:
+    """Pipelined, reconnecting, back-pressured client. Use as ``async with StateClient(...)``.
+
+    ``max_in_flight`` bounds requests on the wire (the pipeline depth); ``max_pending``
+    bounds everything not yet answered, after which callers wait. ``node_id`` names the
+    node whose jobs this client writes: those are restored after a restart that lost them.
+    """
+
+    def __init__(
+        self,
+        socket_path: str | os.PathLike[str],
+        *,
+        node_id: str | None = None,
+        max_in_flight: int = 256,
+        max_pending: int = 10_000,
+        connect_timeout: float = 10.0,
+        backoff_initial: float = 0.02,
+        backoff_max: float = 2.0,
+        max_line_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.socket_path = str(socket_path)
+        self.node_id = node_id
+        self.max_in_flight = max_in_flight
+        self.max_pending = max_pending
+        self.connect_timeout = connect_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.max_line_bytes = max_line_bytes
+        self.instance_id: str | None = None
+        self.durable: bool | None = None
+        self.resends = 0
+        self.reconnects = 0
+        self.resyncs = 0
+        self._ids = itertools.count(1)
+        self._queue: deque[_Call] = deque()
+        self._inflight: dict[int, _Call] = {}
+        self._acked: dict[str, JobRecord] = {}
+        self._outstanding = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._protocol: _ClientProtocol | None = None
+        self._pump_scheduled = False
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._state = "new"
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> StateClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Connect, retrying until ``connect_timeout``; then keep reconnecting in the background."""
+        if self._state != "new":
+            raise StateError("state client: start() called twice", "CLIENT_STATE")
+        self._state = "open"
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._connected.wait()), self.connect_timeout)
+        except TimeoutError:
+            await self.close(timeout=0)
+            raise StateUnavailable(
+                f"cannot reach the state service at {self.socket_path} "
+                f"within {self.connect_timeout:g}s") from None
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every request so far is answered; False if ``timeout`` ran out first."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Give unanswered requests ``timeout`` seconds, then fail what is left and disconnect."""
+        if self._state == "closed":
+            return
+        if self._state == "open" and timeout > 0:
+            await self.flush(timeout)
+        self._state = "closed"
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        if self._protocol is not None:
+            self._protocol.transport.close()
+        left = list(self._inflight.values()) + list(self._queue)
+        self._inflight.clear()
+        self._queue.clear()
+        if left:
+            log.warning("state client closed with %d requests unanswered", len(left))
+        for call in left:
+            if not call.future.done():
+                call.future.set_exception(StateUnavailable("state client closed"))
+        self._room.set()
+        self._drained.set()
+
+    def stats(self) -> dict[str, int]:
+        """Figures for the node's /metrics: queue depth and how often it had to resend."""
+        return {"pending": len(self._queue), "inFlight": len(self._inflight),
+                "resends": self.resends, "reconnects": self.reconnects, "resyncs": self.resyncs}
+
+    # -- writes ----------------------------------------------------------------------------
+    async def create(self, record: JobRecord) -> ChangeResult:
+        return await (await self.send("create", record))
+
+    async def update(self, record: JobRecord) -> ChangeResult:
+        return await (await self.send("update", record))
+
+    async def delete(self, job_id: str) -> ChangeResult:
+        return await (await self.send("delete", job_id))
+
+    async def send(self, op: str, target: JobRecord | str) -> asyncio.Future[ChangeResult]:
+        """Queue a change once there is room; the returned future resolves on its answer.
+
+        This is the pipelining entry point: a caller may send many changes and await
+        their futures later. ``target`` is the record (create, update) or the job id.
+        """
+        while self._outstanding >= self.max_pending:
+            self._check_open()
+            self._room.clear()
+            await self._room.wait()
+        self._check_open()
+        if op == "delete":
+            assert isinstance(target, str)
+            message: dict[str, Any] = {"op": op, "jobId": target}
+            return self._enqueue(message, op, job_id=target)
+        if op not in ("create", "update"):
+            raise ValueError(f"send() takes create, update or delete, not {op!r}")
+        assert isinstance(target, dict)
+        return self._enqueue({"op": op, "job": target}, op, job_id=target["uuid"], record=target)
+
+    # -- reads and the rest ----------------------------------------------------------------
+    async def get(self, job_id: str) -> JobRecord | None:
+        try:
+            response = await self._request({"op": "get", "jobId": job_id})
+        except NotFound:
+            return None
+        return response["job"]  # type: ignore[no-any-return]
+
+    async def list(self, **filter: Any) -> tuple[list[JobRecord], str | None]:
+        """One page: ``(jobs, next_cursor)``. Filters as in the protocol (``status``, ...)."""
+        response = await self._request({"op": "list", "filter": filter})
+        return response["jobs"], response.get("nextCursor")
+
+    async def list_all(self, **filter: Any) -> AsyncIterator[JobRecord]:
+        """Every matching job, fetching page after page."""
+        while True:
+            jobs, cursor = await self.list(**filter)
+            for job in jobs:
+                yield job
+            if not cursor:
+                return
+            filter["cursor"] = cursor
+
+    async def ping(self) -> dict[str, Any]:
+        return await self._request({"op": "ping"})
+
+    async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> dict[str, Any]:
+        """Make ``node_id``'s jobs in the store exactly ``jobs``; sent in parts when large."""
+        futures = [self._enqueue(m, "sync") for m in _sync_messages(node_id, jobs)]
+        results = await asyncio.gather(*futures)
+        return results[-1]  # type: ignore[no-any-return]
+
+    def watch(self, node_id: str | None = None) -> Watch:
+        """Every committed change (of ``node_id``'s jobs, or all) on a connection of its own."""
+        return Watch(self.socket_path, node_id, self.max_line_bytes)
+
+    async def _request(self, message: dict[str, Any]) -> Any:
+        while self._outstanding >= self.max_pending:
+            self._check_open()
+            self._room.clear()
+            await self._room.wait()
+        self._check_open()
+        return await self._enqueue(message, message["op"])
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise StateUnavailable("state client is not open")
+
+    # -- the queue -------------------------------------------------------------------------
+    def _enqueue(self, message: dict[str, Any], op: str, *, job_id: str | None = None,
+                 record: JobRecord | None = None, internal: bool = False,
+                 front: bool = False) -> asyncio.Future[Any]:
+        request_id = next(self._ids)
+        message["requestId"] = request_id
+        future = asyncio.get_running_loop().create_future()
+        call = _Call(request_id, op, orjson.dumps(message) + b"\n", future, job_id=job_id,
+                     record=record, internal=internal)
+        if front:
+            self._queue.appendleft(call)
+        else:
+            self._queue.append(call)
+        if not internal:
+            self._outstanding += 1
+        self._drained.clear()
+        if not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+        return future
+
+    def _pump(self) -> None:
+        self._pump_scheduled = False
+        protocol = self._protocol
+        if protocol is None or not protocol.ready or not self._queue:
+            return
+        room = self.max_in_flight - len(self._inflight)
+        if room <= 0:
+            return
+        queue, inflight = self._queue, self._inflight
+        lines = []
+        while room and queue:
+            call = queue.popleft()
+            inflight[call.request_id] = call
+            lines.append(call.line)
+            room -= 1
+        protocol.transport.write(b"".join(lines))
+
+    def _complete(self, message: dict[str, Any]) -> None:
+        call = self._inflight.pop(message.get("requestId"), None)  # type: ignore[arg-type]
+        if call is None:
+            if message.get("success") is False:
+                log.warning("state service: %s", message.get("error"))
+            return
+        future = call.future
+        if message.get("success"):
+            if call.op in ("create", "update"):
+                self._acked[call.job_id] = call.record  # type: ignore[index,assignment]
+                result: Any = ChangeResult(True, message.get("version"))
+            elif call.op == "delete":
+                self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
+                result = ChangeResult(True, message.get("version"))
+            else:
+                result = message
+            if not future.done():
+                future.set_result(result)
+        else:
+            error = StateError.from_wire(str(message.get("error", "INTERNAL: no error given")))
+            if call.op in ("create", "update", "delete") and (
+                error.code == "STALE_VERSION" or (call.op == "delete" and error.code == "NOT_FOUND"
+                                                  and call.retried)
+            ):
+                if call.op == "delete":
+                    self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
+                if not future.done():
+                    future.set_result(ChangeResult(False, message.get("version")))
+            elif not future.done():
+                future.set_exception(error)
+        if call.internal:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                log.error("state client: internal %s failed: %s", call.op, future.exception())
+        else:
+            self._outstanding -= 1
+            if self._outstanding < self.max_pending:
+                self._room.set()
+        if not self._inflight and not self._queue:
+            self._drained.set()
+
+    # -- the connection --------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self.backoff_initial
+        while True:
+            try:
+                _, protocol = await loop.create_unix_connection(
+                    lambda: _ClientProtocol(self), self.socket_path)
+            except OSError as exc:
+                log.debug("state service at %s not reachable: %s", self.socket_path, exc)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            try:
+                await self._handshake(protocol)
+            except (StateError, OSError, TimeoutError) as exc:
+                log.warning("state service handshake failed: %s; retrying", exc)
+                protocol.transport.close()
+                await protocol.lost.wait()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            delay = self.backoff_initial
+            self._connected.set()
+            await protocol.lost.wait()
+            self._connected.clear()
+            self.reconnects += 1
+            log.warning("lost the state service connection; %d requests to resend",
+                        len(self._queue))
+
+    async def _handshake(self, protocol: _ClientProtocol) -> None:
+        """Ping first; a new, non-durable instance means the store lost what we had written."""
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        call = _Call(request_id, "ping", orjson.dumps({"op": "ping", "requestId": request_id})
+                     + b"\n", future, internal=True)
+        self._inflight[request_id] = call
+        protocol.transport.write(call.line)
+        try:
+            info = await asyncio.wait_for(future, self.connect_timeout)
+        finally:
+            self._inflight.pop(request_id, None)
+        restarted = self.instance_id is not None and info["instanceId"] != self.instance_id
+        self.instance_id = info["instanceId"]
+        self.durable = bool(info.get("durable"))
+        if restarted and not self.durable and self.node_id and self._acked:
+            self.resyncs += 1
+            log.warning("state service restarted without its data; restoring %d jobs of node %s",
+                        len(self._acked), self.node_id)
+            messages = list(_sync_messages(self.node_id, list(self._acked.values())))
+            for message in reversed(messages):
+                self._enqueue(message, "sync", internal=True, front=True)
+        protocol.ready = True
+        self._pump()
+
+    def _connection_lost(self) -> None:
+        """Put what was on the wire back at the head of the queue, in its original order."""
+        self._protocol = None
+        if self._inflight:
+            calls = list(self._inflight.values())
+            self._inflight.clear()
+            self.resends += len(calls)
+            for call in calls:
+                call.retried = True
+            self._queue.extendleft(reversed(calls))
+        for call in self._queue:
+            call.retried = True
+
+
+class _ClientProtocol(asyncio.Protocol):
+    def __init__(self, client: StateClient) -> None:
+        self.client = client
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.buffer = bytearray()
+        self.ready = False
+        self.lost = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.client._protocol = self
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        start = 0
+        complete = self.client._complete
+        while True:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            try:
+                message = orjson.loads(buffer[start:end])
+            except orjson.JSONDecodeError:
+                log.error("state service sent a line that is not JSON; reconnecting")
+                self.transport.close()
+                return
+            start = end + 1
+            if isinstance(message, dict):
+                complete(message)
+        del buffer[:start]
+        if len(buffer) > self.client.max_line_bytes:
+            log.error("state service sent a line over %d bytes; reconnecting",
+                      self.client.max_line_bytes)
+            self.transport.close()
+            return
+        if self.ready:
+            self.client._pump()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.client._protocol is self:
+            self.client._connection_lost()
+        self.lost.set()
+
+
+def _sync_messages(node_id: str, jobs: Sequence[JobRecord]) -> Iterable[dict[str, Any]]:
+    """A sync split into parts that each fit comfortably in one line."""
+    sync_id = f"sync-{uuid.uuid4().hex}"
+    parts: list[list[JobRecord]] = [[]]
+    size = 0
+    for job in jobs:
+        encoded = len(orjson.dumps(job))
+        if parts[-1] and (len(parts[-1]) >= SYNC_CHUNK_JOBS or size + encoded > SYNC_CHUNK_BYTES):
+            parts.append([])
+            size = 0
+        parts[-1].append(job)
+        size += encoded
+    for i, part in enumerate(parts):
+        yield {"op": "sync", "nodeId": node_id, "jobs": part, "syncId": sync_id,
+               "more": i < len(parts) - 1}
+
+
+class Watch:
+    """An open watch: ``async with client.watch() as w: async for event in w: ...``.
+
+    Each event is ``{"type": "put"|"delete", "job": record, "revision": n}``. If the
+    connection drops the iteration raises :class:`StateUnavailable`: list again, then
+    watch again (events in between are not replayed).
+    """
+
+    def __init__(self, socket_path: str, node_id: str | None, max_line_bytes: int) -> None:
+        self.socket_path = socket_path
+        self.node_id = node_id
+        self.max_line_bytes = max_line_bytes
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Watch:
+        try:
+            self._reader, self._writer = await asyncio.open_unix_connection(
+                self.socket_path, limit=self.max_line_bytes)
+        except OSError as exc:
+            raise StateUnavailable(f"cannot watch: {self.socket_path}: {exc}") from exc
+        message: dict[str, Any] = {"op": "watch", "requestId": "watch"}
+        if self.node_id:
+            message["nodeId"] = self.node_id
+        self._writer.write(orjson.dumps(message) + b"\n")
+        answer = await self._read()
+        if not answer.get("success"):
+            raise StateError.from_wire(str(answer.get("error")))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+
+    def __aiter__(self) -> Watch:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        message = await self._read()
+        if "event" not in message:
+            raise StateError.from_wire(str(message.get("error", "WATCH_ENDED: watch ended")))
+        return {"type": message["event"], "job": message["job"], "revision": message["revision"]}
+
+    async def _read(self) -> dict[str, Any]:
+        assert self._reader is not None
+        try:
+            line = await self._reader.readline()
+        except (OSError, ValueError) as exc:
+            raise StateUnavailable(f"watch connection failed: {exc}") from exc
+        if not line:
+            raise StateUnavailable("the state service closed the watch connection")
+        return orjson.loads(line)  # type: ignore[no-any-return]

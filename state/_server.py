@@ -1,0 +1,431 @@
+"""The state service's unix-socket server: NDJSON requests in, responses and watch events out.
+
+Each connection parses lines as they arrive and hands them, in order, to one worker task.
+The worker sends runs of consecutive writes to the backend as one batch (group commit),
+so a pipelining client gets many changes per backend call. Every buffer is bounded: past
+``MAX_INBOX`` unanswered requests, or while the peer is not reading its responses, the
+connection stops reading, which pushes back on the client instead of dropping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from joblet_cluster.common.errors import ConfigError, JobletError, StateError
+from joblet_cluster.state._protocol import (
+    MAX_SYNC_JOBS,
+    WRITE_OPS,
+    ProtocolError,
+    Request,
+    encode,
+    error_of,
+    error_response,
+    parse_request,
+)
+from joblet_cluster.state.backends import StateBackend, WatchEvent
+
+log = logging.getLogger("joblet.state.server")
+
+MAX_INBOX = 4096  # parsed requests waiting for the worker before reading pauses
+WATCH_BUFFER_LIMIT = 16 * 1024 * 1024  # unsent watch bytes before the watch is cancelled
+DRAIN_TIMEOUT = 5.0
+_CLOSE = object()  # inbox marker: answer what came before, then close the connection
+
+
+class StateServer:
+    """Serves one backend on one unix socket. An async context manager; start it once."""
+
+    def __init__(
+        self,
+        backend: StateBackend,
+        socket_path: str | os.PathLike[str],
+        *,
+        max_line_bytes: int = 10 * 1024 * 1024,
+        max_connections: int = 64,
+    ) -> None:
+        self.backend = backend
+        self.path = Path(socket_path)
+        self.max_line_bytes = max_line_bytes
+        self.max_connections = max_connections
+        self.instance_id = uuid.uuid4().hex
+        self.started_at = time.monotonic()
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[_Connection] = set()
+        self._closed = asyncio.Event()
+
+    async def __aenter__(self) -> StateServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self._server is not None or self._closed.is_set():
+            raise JobletError("state server: start() called twice")
+        if len(os.fsencode(self.path)) > 107:
+            raise ConfigError(f"state.socket: path {self.path} is longer than a unix socket allows "
+                              "(107 bytes)")
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _remove_stale_socket(self.path)
+        loop = asyncio.get_running_loop()
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
+        try:
+            self._server = await loop.create_unix_server(lambda: _Connection(self), str(self.path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        """Stop accepting, answer what was read, close the connections, remove the socket."""
+        if self._server is None or self._closed.is_set():
+            return
+        self._server.close()
+        connections = list(self._connections)
+        for connection in connections:
+            connection.stop_reading()
+        drains = [asyncio.ensure_future(c.drained()) for c in connections]
+        if drains:
+            _, pending = await asyncio.wait(drains, timeout=DRAIN_TIMEOUT)
+            if pending:
+                log.warning("%d connections still busy after %.0fs; closing them anyway",
+                            len(pending), DRAIN_TIMEOUT)
+                for waiter in pending:
+                    waiter.cancel()
+        for connection in connections:
+            connection.abort()
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(self.path.stat().st_mode):
+                self.path.unlink()
+        await self._server.wait_closed()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def ping_info(self, job_count: int) -> dict[str, Any]:
+        return {
+            "pong": True,
+            "instanceId": self.instance_id,
+            "backend": self.backend.name,
+            "durable": self.backend.durable,
+            "jobCount": job_count,
+            "uptimeSeconds": round(time.monotonic() - self.started_at, 3),
+            "connections": len(self._connections),
+        }
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Replace a socket left by a dead service; refuse to touch anything else."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"state.socket: {path} exists and is not a socket; not replacing it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        log.info("replacing stale socket %s", path)
+        path.unlink(missing_ok=True)
+        return
+    finally:
+        probe.close()
+    raise StateError(f"another state service is listening on {path}", "ADDRESS_IN_USE")
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: StateServer) -> None:
+        self.server = server
+        self.backend = server.backend
+        self.max_line = server.max_line_bytes
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.inbox: deque[Any] = deque()
+        self.wakeup = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.worker: asyncio.Task[None] | None = None
+        self.reading_paused = False
+        self.writing_paused = False
+        self.refused = False
+        self.watches: dict[Any, Any] = {}
+        self.syncs: dict[str, list[Any]] = {}
+
+    # -- transport callbacks -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if len(self.server._connections) >= self.server.max_connections:
+            self.refused = True
+            log.warning("refusing connection: %d connections open (state.max_connections)",
+                        len(self.server._connections))
+            self.transport.write(error_response(  # type: ignore[union-attr]
+                None, "TOO_MANY_CONNECTIONS",
+                f"the state service already has {self.server.max_connections} connections"))
+            self.transport.close()  # type: ignore[union-attr]
+            return
+        self.server._connections.add(self)
+        self.worker = asyncio.get_running_loop().create_task(self._work())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.refused:
+            return
+        self.server._connections.discard(self)
+        for unsubscribe in self.watches.values():
+            unsubscribe()
+        self.watches.clear()
+        self.syncs.clear()
+        self.inbox.clear()
+        if self.worker is not None:
+            self.worker.cancel()
+        self.idle.set()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if len(self.inbox) < MAX_INBOX:
+            self._resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        start = 0
+        inbox = self.inbox
+        while True:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            if end - start > self.max_line:
+                self._too_long(end - start)
+                return
+            if end > start:
+                line = bytes(buffer[start:end])
+                try:
+                    inbox.append(parse_request(line))
+                except ProtocolError as exc:
+                    inbox.append(error_response(exc.request_id, exc.code, str(exc)))
+            start = end + 1
+        del buffer[:start]
+        if len(buffer) > self.max_line:
+            self._too_long(len(buffer))
+            return
+        if inbox:
+            self.idle.clear()
+            self.wakeup.set()
+            if len(inbox) >= MAX_INBOX:
+                self._pause_reading()
+
+    def eof_received(self) -> bool:
+        self.inbox.append(_CLOSE)
+        self.idle.clear()
+        self.wakeup.set()
+        return True  # keep the write side open until the worker has answered everything
+
+    # -- control ---------------------------------------------------------------------------
+    def stop_reading(self) -> None:
+        self._pause_reading()
+        self.inbox.append(_CLOSE)
+        self.idle.clear()
+        self.wakeup.set()
+
+    async def drained(self) -> None:
+        await self.idle.wait()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _too_long(self, size: int) -> None:
+        log.warning("closing a connection: a request line of %d bytes exceeds state.max_line_bytes "
+                    "(%d)", size, self.max_line)
+        self.buffer.clear()
+        self._pause_reading()
+        self.inbox.append(error_response(
+            None, "LINE_TOO_LONG",
+            f"request line exceeds {self.max_line} bytes (state.max_line_bytes); closing"))
+        self.inbox.append(_CLOSE)
+        self.idle.clear()
+        self.wakeup.set()
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            with contextlib.suppress(RuntimeError):
+                self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.transport.is_closing():
+            self.reading_paused = False
+            with contextlib.suppress(RuntimeError):
+                self.transport.resume_reading()
+
+    # -- the worker --------------------------------------------------------------------
+    async def _work(self) -> None:
+        try:
+            while True:
+                await self.wakeup.wait()
+                self.wakeup.clear()
+                while self.inbox:
+                    batch = list(self.inbox)
+                    self.inbox.clear()
+                    if not self.writing_paused and _CLOSE not in batch:
+                        self._resume_reading()
+                    if not await self._process(batch):
+                        return
+                self.idle.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("state connection worker failed; closing the connection")
+            self.abort()
+        finally:
+            self.idle.set()
+
+    async def _process(self, batch: list[Any]) -> bool:
+        """Answer ``batch`` in order; False once the connection is to close."""
+        out: list[bytes] = []
+        i = 0
+        while i < len(batch):
+            item = batch[i]
+            if item is _CLOSE:
+                self._write(out)
+                self.abort()
+                return False
+            if isinstance(item, bytes):
+                out.append(item)
+                i += 1
+                continue
+            if item.op in WRITE_OPS:
+                j = i + 1
+                while j < len(batch) and isinstance(batch[j], Request) and batch[j].op in WRITE_OPS:
+                    j += 1
+                out.extend(await self._writes(batch[i:j]))
+                i = j
+                continue
+            if item.op == "watch":
+                self._write(out)
+                out = []
+                self._watch(item)
+            else:
+                out.append(await self._answer(item))
+            i += 1
+        self._write(out)
+        return True
+
+    def _write(self, out: list[bytes]) -> None:
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
+
+    async def _writes(self, requests: list[Request]) -> list[bytes]:
+        try:
+            outcomes = await self.backend.apply([r.change for r in requests])  # type: ignore[misc]
+        except Exception as exc:
+            log.exception("backend failed on a batch of %d changes", len(requests))
+            return [error_response(r.request_id, "BACKEND_ERROR", _describe(exc)) for r in requests]
+        responses = []
+        for request, outcome in zip(requests, outcomes, strict=True):
+            if outcome.applied:
+                responses.append(encode({"requestId": request.request_id, "success": True,
+                                         "version": outcome.version}))
+            else:
+                assert outcome.error is not None
+                extra: dict[str, Any] = {}
+                if outcome.version is not None:
+                    extra["version"] = outcome.version
+                responses.append(encode({"requestId": request.request_id, "success": False,
+                                         "error": error_of(outcome.error), **extra}))
+        return responses
+
+    async def _answer(self, request: Request) -> bytes:
+        rid = request.request_id
+        try:
+            if request.op == "get":
+                job = await self.backend.get(request.job_id)  # type: ignore[arg-type]
+                if job is None:
+                    return error_response(rid, "NOT_FOUND", f"job {request.job_id} does not exist")
+                return encode({"requestId": rid, "success": True, "job": job})
+            if request.op == "list":
+                page = await self.backend.list(request.query)  # type: ignore[arg-type]
+                return encode({"requestId": rid, "success": True, "jobs": page.jobs,
+                               "nextCursor": page.next_cursor})
+            if request.op == "ping":
+                count = await self.backend.count()
+                return encode({"requestId": rid, "success": True,
+                               **self.server.ping_info(count)})
+            if request.op == "sync":
+                return await self._sync(request)
+            if request.op == "unwatch":
+                unsubscribe = self.watches.pop(request.watch_id, None)
+                if unsubscribe is None:
+                    return error_response(rid, "NOT_FOUND", f"no watch {request.watch_id!r} "
+                                          "on this connection")
+                unsubscribe()
+                return encode({"requestId": rid, "success": True})
+        except Exception as exc:
+            log.exception("backend failed on %s", request.op)
+            return error_response(rid, "BACKEND_ERROR", _describe(exc))
+        raise AssertionError(f"unhandled op {request.op}")
+
+    async def _sync(self, request: Request) -> bytes:
+        rid = request.request_id
+        jobs = request.jobs or []
+        if request.sync_id is not None:
+            parts = self.syncs.setdefault(request.sync_id, [])
+            if len(parts) + len(jobs) > MAX_SYNC_JOBS:
+                del self.syncs[request.sync_id]
+                return error_response(rid, "SYNC_TOO_LARGE",
+                                      f"a sync may carry at most {MAX_SYNC_JOBS} jobs")
+            parts.extend(jobs)
+            if request.more:
+                return encode({"requestId": rid, "success": True, "received": len(parts)})
+            jobs = self.syncs.pop(request.sync_id)
+        result = await self.backend.sync(request.node_id, jobs)  # type: ignore[arg-type]
+        return encode({"requestId": rid, "success": True, "created": result.created,
+                       "updated": result.updated, "unchanged": result.unchanged,
+                       "deleted": result.deleted, "stale": result.stale})
+
+    def _watch(self, request: Request) -> None:
+        rid = request.request_id
+        if rid in self.watches:
+            self._write([error_response(rid, "INVALID_REQUEST",
+                                        f"a watch with requestId {rid!r} is already open")])
+            return
+        transport = self.transport
+        assert transport is not None
+
+        def deliver(event: WatchEvent) -> None:
+            if transport.is_closing():
+                return
+            if transport.get_write_buffer_size() > WATCH_BUFFER_LIMIT:
+                cancel = self.watches.pop(rid, None)
+                if cancel is not None:
+                    cancel()
+                log.warning("cancelling watch %r: its reader is %d bytes behind", rid,
+                            transport.get_write_buffer_size())
+                transport.write(error_response(
+                    rid, "WATCH_OVERFLOW",
+                    "this watch fell too far behind and was cancelled; list again and re-watch"))
+                return
+            transport.write(encode({"requestId": rid, "event": event["type"], "job": event["job"],
+                                    "revision": event["revision"]}))
+
+        transport.write(encode({"requestId": rid, "success": True, "watching": True}))
+        self.watches[rid] = self.backend.subscribe(deliver, request.node_id)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,34 @@
+"""State backends behind one small protocol, and the factory that picks one from config."""
+
+from __future__ import annotations
+
+from joblet_cluster.common.config import StateConfig
+from joblet_cluster.common.errors import ConfigError
+from joblet_cluster.state.backends._base import (
+    JobPage,
+    StateBackend,
+    SyncResult,
+    WatchCallback,
+    WatchEvent,
+)
+from joblet_cluster.state.backends._memory import MemoryBackend
+
+__all__ = [
+    "JobPage",
+    "MemoryBackend",
+    "StateBackend",
+    "SyncResult",
+    "WatchCallback",
+    "WatchEvent",
+    "open_backend",
+]
+
+
+def open_backend(config: StateConfig) -> StateBackend:
+    """The backend ``state.backend`` names, ready to use."""
+    if config.backend == "memory":
+        return MemoryBackend()
+    raise ConfigError(
+        f"state.backend: {config.backend!r} is not available in this release yet "
+        "(available: 'memory')"
+    )

@@ -1,0 +1,204 @@
+"""The in-memory reference backend: what every other backend is measured against.
+
+Jobs sit in one dict; sorted indexes by status and by node hold ``(createdAt, uuid)``
+keys, so a filtered list walks only matching jobs, in order, and stops at its limit.
+``createdAt`` never changes, so an update that keeps its status touches no index.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from sortedcontainers import SortedList
+
+from joblet_cluster.state._changes import Change, Outcome, decide
+from joblet_cluster.state._query import JobQuery
+from joblet_cluster.state._record import JobRecord
+from joblet_cluster.state.backends._base import JobPage, SyncResult, WatchCallback, WatchEvent
+
+log = logging.getLogger("joblet.state.memory")
+
+Key = tuple[str, str]
+
+
+class MemoryBackend:
+    name = "memory"
+    durable = False
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, JobRecord] = {}
+        self._all: SortedList = SortedList()
+        self._by_status: dict[str, SortedList] = {}
+        self._by_node: dict[str, SortedList] = {}
+        self._watchers: dict[int, tuple[WatchCallback, str | None]] = {}
+        self._watcher_ids = itertools.count()
+        self._revision = 0
+
+    async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
+        outcomes = []
+        jobs = self._jobs
+        for change in changes:
+            stored = jobs.get(change.job_id)
+            outcome = decide(stored, change)
+            if outcome.applied:
+                if change.op == "delete":
+                    assert stored is not None
+                    self._remove(stored)
+                    self._publish("delete", stored)
+                else:
+                    record = change.record
+                    assert record is not None
+                    if stored is None:
+                        self._insert(record)
+                    else:
+                        self._replace(stored, record)
+                    self._publish("put", record)
+            outcomes.append(outcome)
+        return outcomes
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        return self._jobs.get(job_id)
+
+    async def list(self, query: JobQuery) -> JobPage:
+        wanted = query.limit + 1
+        if query.sort_by == "createdAt":
+            found = list(itertools.islice(self._walk_created(query), wanted))
+        else:
+            candidates = (
+                job for job in self._candidates(query)
+                if query.matches(job) and query.past_cursor(query.sort_key(job))
+            )
+            pick = heapq.nlargest if query.descending else heapq.nsmallest
+            found = pick(wanted, candidates, key=query.sort_key)
+        if len(found) > query.limit:
+            found = found[: query.limit]
+            return JobPage(found, query.cursor_after(found[-1]))
+        return JobPage(found)
+
+    async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> SyncResult:
+        result = SyncResult()
+        incoming = {job["uuid"]: job for job in jobs}
+        for key in list(self._by_node.get(node_id, ())):
+            if key[1] not in incoming:
+                stored = self._jobs[key[1]]
+                self._remove(stored)
+                self._publish("delete", stored)
+                result.deleted += 1
+        for job_id, record in incoming.items():
+            stored = self._jobs.get(job_id)
+            if stored is None:
+                self._insert(record)
+                result.created += 1
+            elif record["version"] < stored["version"]:
+                result.stale.append(job_id)
+                continue
+            elif record["version"] == stored["version"]:
+                result.unchanged += 1
+                continue
+            else:
+                if "createdAt" not in record:
+                    record["createdAt"] = stored["createdAt"]
+                self._replace(stored, record)
+                result.updated += 1
+            self._publish("put", record)
+        return result
+
+    async def count(self) -> int:
+        return len(self._jobs)
+
+    def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
+        watcher = next(self._watcher_ids)
+        self._watchers[watcher] = (callback, node_id)
+        return lambda: self._watchers.pop(watcher, None)  # type: ignore[func-returns-value]
+
+    async def close(self) -> None:
+        self._watchers.clear()
+
+    def _publish(self, kind: str, record: JobRecord) -> None:
+        self._revision += 1
+        if not self._watchers:
+            return
+        event: WatchEvent = {"type": kind, "job": record, "revision": self._revision}
+        for callback, node_id in list(self._watchers.values()):
+            if node_id is None or node_id == record["nodeId"]:
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("watch callback failed; the change itself is committed")
+
+    def _index(self, table: dict[str, SortedList], name: str) -> SortedList:
+        index = table.get(name)
+        if index is None:
+            index = table[name] = SortedList()
+        return index
+
+    def _insert(self, record: JobRecord) -> None:
+        key = (record["createdAt"], record["uuid"])
+        self._jobs[record["uuid"]] = record
+        self._all.add(key)
+        self._index(self._by_status, record["status"]).add(key)
+        self._index(self._by_node, record["nodeId"]).add(key)
+
+    def _replace(self, stored: JobRecord, record: JobRecord) -> None:
+        if "createdAt" not in record:
+            record["createdAt"] = stored["createdAt"]
+        self._jobs[record["uuid"]] = record
+        if stored["status"] != record["status"]:
+            key = (stored["createdAt"], stored["uuid"])
+            self._by_status[stored["status"]].remove(key)
+            self._index(self._by_status, record["status"]).add(key)
+
+    def _remove(self, stored: JobRecord) -> None:
+        key = (stored["createdAt"], stored["uuid"])
+        del self._jobs[stored["uuid"]]
+        self._all.remove(key)
+        self._by_status[stored["status"]].remove(key)
+        self._by_node[stored["nodeId"]].remove(key)
+
+    def _sources(self, query: JobQuery) -> list[SortedList]:
+        """The smallest set of indexes whose union holds every job the query can match."""
+        by_status = None
+        if query.statuses is not None:
+            by_status = [self._by_status[s] for s in query.statuses if s in self._by_status]
+        by_node = None
+        if query.node_id is not None:
+            node_index = self._by_node.get(query.node_id)
+            by_node = [node_index] if node_index is not None else []
+        options = [s for s in (by_status, by_node) if s is not None]
+        if not options:
+            return [self._all]
+        return min(options, key=lambda lists: sum(map(len, lists)))
+
+    def _candidates(self, query: JobQuery) -> Iterator[JobRecord]:
+        jobs = self._jobs
+        for index in self._sources(query):
+            for _, uuid in index:
+                yield jobs[uuid]
+
+    def _walk_created(self, query: JobQuery) -> Iterator[JobRecord]:
+        """Jobs matching ``query`` in createdAt order, starting after its cursor."""
+        low: Key | None = (query.created_after, "") if query.created_after else None
+        high: Key | None = (query.created_before, "") if query.created_before else None
+        if query.after is not None:
+            if query.descending:
+                high = query.after if high is None else min(high, query.after)
+            else:
+                low = query.after if low is None else max(low, query.after)
+        walks: list[Iterable[Key]] = [
+            index.irange(low, high, inclusive=(True, False), reverse=query.descending)
+            for index in self._sources(query)
+        ]
+        keys: Iterable[Key] = (
+            walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=query.descending)
+        )
+        jobs = self._jobs
+        after = query.after
+        for key in keys:
+            if key == after:
+                continue
+            job = jobs[key[1]]
+            if query.matches(job):
+                yield job

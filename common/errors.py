@@ -43,10 +43,12 @@ class StateError(JobletError):
 
     code = "STATE_ERROR"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, *,
+                 version: int | None = None) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        self.version = version  # the job's stored version, when the error concerns one
 
     def __str__(self) -> str:
         return f"{self.code}: {self.args[0]}"

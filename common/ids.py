@@ -10,13 +10,25 @@ MAX_ID_LENGTH = 128
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
+_KNOWN_SAFE: set[str] = set()
+_KNOWN_SAFE_MAX = 200_000
+
+
 def is_safe_id(value: object) -> bool:
     """True for ids that are safe as a single path component or key segment.
 
     Letters, digits, ``_ . -``; starting with a letter or digit (so never ``.`` or ``..``);
     at most 128 characters; no ``..`` anywhere, so no id can be read as a parent reference.
+    Every change names its job and node, so ids already seen are remembered (bounded).
     """
-    return isinstance(value, str) and _SAFE_ID.fullmatch(value) is not None and ".." not in value
+    if type(value) is str and value in _KNOWN_SAFE:
+        return True
+    if type(value) is not str or _SAFE_ID.fullmatch(value) is None or ".." in value:
+        return False
+    if len(_KNOWN_SAFE) >= _KNOWN_SAFE_MAX:
+        _KNOWN_SAFE.clear()
+    _KNOWN_SAFE.add(value)
+    return True
 
 
 def check_id(value: object, what: str = "job id") -> str:

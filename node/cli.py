@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from joblet_cluster.common import aio
 from joblet_cluster.common.config import load_config, to_dict
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.common.logs import setup_logging
@@ -48,7 +48,7 @@ def state(config: ConfigOption = None) -> None:
         _fail(exc)
     setup_logging(loaded.logging)
     try:
-        asyncio.run(serve_state(loaded))
+        aio.run(serve_state(loaded))
     except JobletError as exc:
         _fail(exc, 1)
 

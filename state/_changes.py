@@ -13,7 +13,7 @@ from typing import Literal
 
 from joblet_cluster.common.errors import (
     AlreadyExists,
-    InvalidInput,
+    IllegalTransition,
     NotFound,
     StaleVersion,
     StateError,
@@ -23,6 +23,10 @@ from joblet_cluster.state._record import JobRecord
 
 ChangeOp = Literal["create", "update", "delete"]
 
+#: What became of one change: the version stored afterwards (an int: it was applied), or
+#: the error that refused it (its ``version`` is the one stored, when there is one).
+Outcome = int | StateError
+
 
 @dataclass(slots=True)
 class Change:
@@ -31,56 +35,39 @@ class Change:
     record: JobRecord | None = None  # None for a delete
 
 
-@dataclass(slots=True)
-class Outcome:
-    """What became of one change. ``version`` is the version stored afterwards."""
-
-    applied: bool
-    version: int | None = None
-    error: StateError | InvalidInput | None = None
-
-
-def decide(stored: JobRecord | None, change: Change) -> Outcome:
-    """Whether ``change`` applies over ``stored``; applies nothing itself.
+def decide(stored: JobRecord | None, change: Change) -> StateError | None:
+    """Why ``change`` must not apply over ``stored``, or None when it applies.
 
     On an applied update without ``createdAt``, the caller keeps the stored one.
     """
-    record = change.record
+    if stored is None:
+        if change.op == "create":
+            return None
+        return NotFound(f"job {change.job_id} does not exist")
     if change.op == "delete":
-        if stored is None:
-            return Outcome(False, None, NotFound(f"job {change.job_id} does not exist"))
-        return Outcome(True, stored["version"])
+        return None
+    record = change.record
     assert record is not None
     version = record["version"]
-    if stored is None:
-        if change.op == "update":
-            return Outcome(False, None, NotFound(f"job {change.job_id} does not exist"))
-        return Outcome(True, version)
     current = stored["version"]
     if stored["nodeId"] != record["nodeId"]:
-        return Outcome(
-            False,
-            current,
-            AlreadyExists(f"job {change.job_id} belongs to node {stored['nodeId']}, "
-                          f"not {record['nodeId']}"),
-        )
+        return AlreadyExists(f"job {change.job_id} belongs to node {stored['nodeId']}, "
+                             f"not {record['nodeId']}", version=current)
     if version <= current:
-        return Outcome(
-            False,
-            current,
-            StaleVersion(f"job {change.job_id} is at version {current}; "
-                         f"this change carries version {version}"),
-        )
+        return StaleVersion(f"job {change.job_id} is at version {current}; "
+                            f"this change carries version {version}", version=current)
     if change.op == "create":
-        return Outcome(False, current, AlreadyExists(
-            f"job {change.job_id} already exists at version {current}"))
+        return AlreadyExists(f"job {change.job_id} already exists at version {current}",
+                             version=current)
     created = record.get("createdAt")
     if created is not None and created != stored["createdAt"]:
-        return Outcome(False, current, InvalidInput(
-            f"job {change.job_id}: createdAt cannot change "
-            f"(stored {stored['createdAt']}, got {created})"))
-    try:
-        check_transition(stored["status"], record["status"], change.job_id)
-    except StateError as exc:
-        return Outcome(False, current, exc)
-    return Outcome(True, version)
+        return StateError(f"job {change.job_id}: createdAt cannot change "
+                          f"(stored {stored['createdAt']}, got {created})",
+                          "IMMUTABLE_FIELD", version=current)
+    if stored["status"] != record["status"]:
+        try:
+            check_transition(stored["status"], record["status"], change.job_id)
+        except IllegalTransition as exc:
+            exc.version = current
+            return exc
+    return None

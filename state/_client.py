@@ -20,8 +20,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -34,8 +33,7 @@ SYNC_CHUNK_JOBS = 1000
 SYNC_CHUNK_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(slots=True, frozen=True)
-class ChangeResult:
+class ChangeResult(NamedTuple):
     """The service's answer to a change.
 
     ``applied`` is False when the store already held this version or a newer one (a
@@ -51,8 +49,7 @@ class _Call:
     __slots__ = ("future", "internal", "job_id", "line", "op", "record", "request_id", "retried")
 
     def __init__(self, request_id: int, op: str, line: bytes, future: asyncio.Future[Any],
-                 *, job_id: str | None = None, record: JobRecord | None = None,
-                 internal: bool = False) -> None:
+                 job_id: str | None, record: JobRecord | None, internal: bool) -> None:
         self.request_id = request_id
         self.op = op
         self.line = line
@@ -105,6 +102,7 @@ class StateClient:
         self._room.set()
         self._drained = asyncio.Event()
         self._drained.set()
+        self._idle = True  # mirrors _drained without a method call on the hot path
         self._protocol: _ClientProtocol | None = None
         self._pump_scheduled = False
         self._supervisor: asyncio.Task[None] | None = None
@@ -163,6 +161,7 @@ class StateClient:
             if not call.future.done():
                 call.future.set_exception(StateUnavailable("state client closed"))
         self._room.set()
+        self._idle = True
         self._drained.set()
 
     def stats(self) -> dict[str, int]:
@@ -186,19 +185,37 @@ class StateClient:
         This is the pipelining entry point: a caller may send many changes and await
         their futures later. ``target`` is the record (create, update) or the job id.
         """
+        if self._outstanding >= self.max_pending:
+            await self._wait_for_room()
+        self._check_open()
+        return self._enqueue_change(op, target)
+
+    async def send_many(self, op: str, targets: Iterable[JobRecord | str]
+                        ) -> list[asyncio.Future[ChangeResult]]:
+        """:meth:`send` for a batch: each change still travels and is answered on its own."""
+        futures = []
+        for target in targets:
+            if self._outstanding >= self.max_pending:
+                await self._wait_for_room()
+            self._check_open()
+            futures.append(self._enqueue_change(op, target))
+        return futures
+
+    def _enqueue_change(self, op: str, target: JobRecord | str) -> asyncio.Future[ChangeResult]:
+        if op == "update" or op == "create":
+            assert isinstance(target, dict)
+            return self._enqueue({"op": op, "job": target}, op, job_id=target["uuid"],
+                                 record=target)
+        if op == "delete":
+            assert isinstance(target, str)
+            return self._enqueue({"op": op, "jobId": target}, op, job_id=target)
+        raise ValueError(f"a change is create, update or delete, not {op!r}")
+
+    async def _wait_for_room(self) -> None:
         while self._outstanding >= self.max_pending:
             self._check_open()
             self._room.clear()
             await self._room.wait()
-        self._check_open()
-        if op == "delete":
-            assert isinstance(target, str)
-            message: dict[str, Any] = {"op": op, "jobId": target}
-            return self._enqueue(message, op, job_id=target)
-        if op not in ("create", "update"):
-            raise ValueError(f"send() takes create, update or delete, not {op!r}")
-        assert isinstance(target, dict)
-        return self._enqueue({"op": op, "job": target}, op, job_id=target["uuid"], record=target)
 
     # -- reads and the rest ----------------------------------------------------------------
     async def get(self, job_id: str) -> JobRecord | None:
@@ -237,10 +254,8 @@ class StateClient:
         return Watch(self.socket_path, node_id, self.max_line_bytes)
 
     async def _request(self, message: dict[str, Any]) -> Any:
-        while self._outstanding >= self.max_pending:
-            self._check_open()
-            self._room.clear()
-            await self._room.wait()
+        if self._outstanding >= self.max_pending:
+            await self._wait_for_room()
         self._check_open()
         return await self._enqueue(message, message["op"])
 
@@ -254,19 +269,22 @@ class StateClient:
                  front: bool = False) -> asyncio.Future[Any]:
         request_id = next(self._ids)
         message["requestId"] = request_id
-        future = asyncio.get_running_loop().create_future()
-        call = _Call(request_id, op, orjson.dumps(message) + b"\n", future, job_id=job_id,
-                     record=record, internal=internal)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        call = _Call(request_id, op, orjson.dumps(message) + b"\n", future, job_id, record,
+                     internal)
         if front:
             self._queue.appendleft(call)
         else:
             self._queue.append(call)
         if not internal:
             self._outstanding += 1
-        self._drained.clear()
+        if self._idle:
+            self._idle = False
+            self._drained.clear()
         if not self._pump_scheduled:
             self._pump_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
+            loop.call_soon(self._pump)
         return future
 
     def _pump(self) -> None:
@@ -321,9 +339,10 @@ class StateClient:
                 log.error("state client: internal %s failed: %s", call.op, future.exception())
         else:
             self._outstanding -= 1
-            if self._outstanding < self.max_pending:
+            if not self._room.is_set() and self._outstanding < self.max_pending:
                 self._room.set()
         if not self._inflight and not self._queue:
+            self._idle = True
             self._drained.set()
 
     # -- the connection --------------------------------------------------------------------
@@ -361,7 +380,7 @@ class StateClient:
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         call = _Call(request_id, "ping", orjson.dumps({"op": "ping", "requestId": request_id})
-                     + b"\n", future, internal=True)
+                     + b"\n", future, None, None, True)
         self._inflight[request_id] = call
         protocol.transport.write(call.line)
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from joblet_cluster.common.errors import InvalidInput, StateError
+from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.common.ids import check_id
 from joblet_cluster.state._changes import Change
 from joblet_cluster.state._query import JobQuery
@@ -53,7 +53,7 @@ def parse_request(line: bytes) -> Request:
     if not isinstance(message, dict):
         raise ProtocolError("INVALID_REQUEST", "request must be a JSON object")
     request_id = message.get("requestId")
-    if request_id is None or isinstance(request_id, bool) or not isinstance(request_id, str | int):
+    if type(request_id) is not int and type(request_id) is not str:
         raise ProtocolError("INVALID_REQUEST", "requestId is missing or not a string or integer")
     op = message.get("op")
     if op not in OPS:
@@ -66,15 +66,11 @@ def parse_request(line: bytes) -> Request:
         raise ProtocolError(exc.code, str(exc), request_id) from None
 
 
-def _job_id_matches(message: dict[str, Any], record: JobRecord) -> None:
+def _parse_put(message: dict[str, Any], request: Request) -> Request:
+    record = validate_record(message.get("job"), fill_created=request.op == "create")
     job_id = message.get("jobId")
     if job_id is not None and job_id != record["uuid"]:
         raise InvalidInput(f"jobId {str(job_id)[:80]!r} does not match job uuid {record['uuid']!r}")
-
-
-def _parse_put(message: dict[str, Any], request: Request) -> Request:
-    record = validate_record(message.get("job"), fill_created=request.op == "create")
-    _job_id_matches(message, record)
     request.change = Change(request.op, record["uuid"], record)  # type: ignore[arg-type]
     return request
 
@@ -157,10 +153,3 @@ def encode(message: dict[str, Any]) -> bytes:
 def error_response(request_id: Any, code: str, message: str, **extra: Any) -> bytes:
     return encode({"requestId": request_id, "success": False, "error": f"{code}: {message}",
                    **extra})
-
-
-def error_of(exc: StateError | InvalidInput) -> str:
-    """The wire form of a domain error."""
-    if isinstance(exc, StateError):
-        return str(exc)
-    return f"{exc.code}: {exc}"

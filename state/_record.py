@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
 from joblet_cluster.common.errors import InvalidInput
-from joblet_cluster.common.ids import check_id
+from joblet_cluster.common.ids import check_id, is_safe_id
 from joblet_cluster.state._lifecycle import STATUS_VALUES, check_transition
 
 MAX_VERSION = 2**63 - 1
@@ -50,8 +50,18 @@ def now() -> str:
     return format_time(datetime.now(UTC))
 
 
+_CANONICAL: dict[str, str] = {}
+_CANONICAL_MAX = 100_000
+
+
 def canonical_time(value: object, field: str) -> str:
-    """Parse an RFC 3339 time and return its canonical form, or raise naming ``field``."""
+    """Parse an RFC 3339 time and return its canonical form, or raise naming ``field``.
+
+    A job's times repeat in every one of its changes, so results are remembered (bounded).
+    """
+    known = _CANONICAL.get(value) if type(value) is str else None
+    if known is not None:
+        return known
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be an RFC 3339 time string, got {type(value).__name__}")
     try:
@@ -60,70 +70,89 @@ def canonical_time(value: object, field: str) -> str:
         raise InvalidInput(f"{field} {value[:40]!r} is not an RFC 3339 time") from None
     if parsed.tzinfo is None:
         raise InvalidInput(f"{field} {value[:40]!r} has no timezone (use Z or an offset)")
-    if len(value) == 27 and value[-1] == "Z" and value[19] == ".":
-        return value
-    return format_time(parsed)
+    canonical = (
+        value if len(value) == 27 and value[-1] == "Z" and value[19] == "." else format_time(parsed)
+    )
+    if len(_CANONICAL) >= _CANONICAL_MAX:
+        _CANONICAL.clear()
+    _CANONICAL[value] = canonical
+    return canonical
 
 
-def _str_map(value: object, field: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise InvalidInput(f"{field} must be an object of string values")
-    return value
+def _is_str_map(value: object) -> bool:
+    if type(value) is not dict:
+        return False
+    for k, v in value.items():
+        if type(k) is not str or type(v) is not str:
+            return False
+    return True
 
 
-def _check_type(record: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> None:
-    value = record.get(field)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise InvalidInput(f"job {field} has the wrong type ({type(value).__name__})")
+def _wrong(field: str, expected: str, value: object) -> InvalidInput:
+    return InvalidInput(f"job {field} must be {expected}, got {type(value).__name__}")
 
 
 def validate_record(record: object, *, fill_created: bool = False) -> JobRecord:
     """Check a record from outside and normalise it in place.
 
     Ids must be safe, the status known, the version a positive integer, times RFC 3339
-    (rewritten to the canonical form). Secret environment values never get past this
+    (rewritten to the canonical form), known fields of their type; unknown fields pass
+    through untouched for newer peers. Secret environment values never get past this
     point: they are replaced by ``***``. ``fill_created`` stamps ``createdAt`` when a new
-    job arrives without one.
+    job arrives without one. Every change passes through here, hence the flat code.
     """
-    if not isinstance(record, dict):
+    if type(record) is not dict:
         raise InvalidInput("job must be a JSON object")
-    check_id(record.get("uuid"), "job uuid")
-    check_id(record.get("nodeId"), "job nodeId")
-    status = record.get("status")
+    get = record.get
+    if not is_safe_id(get("uuid")):
+        check_id(get("uuid"), "job uuid")
+    if not is_safe_id(get("nodeId")):
+        check_id(get("nodeId"), "job nodeId")
+    status = get("status")
     if status not in STATUS_VALUES:
-        raise InvalidInput(f"job status {status!r} is not one of {', '.join(sorted(STATUS_VALUES))}")
-    version = record.get("version")
+        raise InvalidInput(f"job status {str(status)[:40]!r} is not one of "
+                           f"{', '.join(sorted(STATUS_VALUES))}")
+    version = get("version")
     if type(version) is not int or not 0 < version <= MAX_VERSION:
-        raise InvalidInput(f"job version must be a positive integer, got {version!r}")
+        raise InvalidInput(f"job version must be a positive integer, got {str(version)[:40]!r}")
     for field in TIME_FIELDS:
-        value = record.get(field)
+        value = get(field)
         if value is None or value == "":
-            record.pop(field, None)
+            if field in record:
+                del record[field]
         else:
-            record[field] = canonical_time(value, field)
+            canonical = canonical_time(value, field)
+            if canonical != value:
+                record[field] = canonical
     if fill_created and "createdAt" not in record:
         record["createdAt"] = now()
     for field in ("name", "command", "error"):
-        _check_type(record, field, str)
+        value = get(field)
+        if value is not None and type(value) is not str:
+            raise _wrong(field, "a string", value)
     for field in ("exitCode", "pid"):
-        _check_type(record, field, int)
-    args = record.get("args")
-    if args is not None and (
-        not isinstance(args, list) or not all(isinstance(a, str) for a in args)
-    ):
-        raise InvalidInput("job args must be a list of strings")
+        value = get(field)
+        if value is not None and type(value) is not int:
+            raise _wrong(field, "an integer", value)
+    value = get("args")
+    if value is not None:
+        if type(value) is not list:
+            raise _wrong("args", "a list of strings", value)
+        for arg in value:
+            if type(arg) is not str:
+                raise _wrong("args", "a list of strings", arg)
     for field in ("labels", "environment"):
-        if field in record:
-            _str_map(record[field], f"job {field}")
-    secrets = record.get("secretEnvironment")
-    if secrets is not None:
-        record["secretEnvironment"] = dict.fromkeys(
-            _str_map(secrets, "job secretEnvironment"), SECRET_MASK
-        )
-    if "resources" in record and not isinstance(record["resources"], dict):
-        raise InvalidInput("job resources must be an object")
+        value = get(field)
+        if value is not None and not _is_str_map(value):
+            raise _wrong(field, "an object of string values", value)
+    value = get("secretEnvironment")
+    if value is not None:
+        if not _is_str_map(value):
+            raise _wrong("secretEnvironment", "an object of string values", value)
+        record["secretEnvironment"] = dict.fromkeys(value, SECRET_MASK)
+    value = get("resources")
+    if value is not None and type(value) is not dict:
+        raise _wrong("resources", "an object", value)
     return record  # type: ignore[return-value]
 
 

@@ -17,9 +17,10 @@ import socket
 import stat
 import time
 import uuid
-from collections import deque
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from joblet_cluster.common.errors import ConfigError, JobletError, StateError
 from joblet_cluster.state._protocol import (
@@ -28,7 +29,6 @@ from joblet_cluster.state._protocol import (
     ProtocolError,
     Request,
     encode,
-    error_of,
     error_response,
     parse_request,
 )
@@ -39,7 +39,17 @@ log = logging.getLogger("joblet.state.server")
 MAX_INBOX = 4096  # parsed requests waiting for the worker before reading pauses
 WATCH_BUFFER_LIMIT = 16 * 1024 * 1024  # unsent watch bytes before the watch is cancelled
 DRAIN_TIMEOUT = 5.0
+SLICE = 32  # requests served between two writes of answers
 _CLOSE = object()  # inbox marker: answer what came before, then close the connection
+
+
+class _Reply:
+    """An answer decided while reading (a protocol error), kept in order in the inbox."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
 class StateServer:
@@ -151,8 +161,8 @@ class _Connection(asyncio.Protocol):
         self.backend = server.backend
         self.max_line = server.max_line_bytes
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.inbox: deque[Any] = deque()
+        self.tail = b""  # the start of a line whose end has not arrived yet
+        self.inbox: list[Any] = []
         self.wakeup = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
@@ -201,28 +211,15 @@ class _Connection(asyncio.Protocol):
             self._resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
-        start = 0
-        inbox = self.inbox
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            if end - start > self.max_line:
-                self._too_long(end - start)
-                return
-            if end > start:
-                line = bytes(buffer[start:end])
-                try:
-                    inbox.append(parse_request(line))
-                except ProtocolError as exc:
-                    inbox.append(error_response(exc.request_id, exc.code, str(exc)))
-            start = end + 1
-        del buffer[:start]
-        if len(buffer) > self.max_line:
-            self._too_long(len(buffer))
+        if self.tail:
+            data = self.tail + data
+        lines = data.split(b"\n")
+        self.tail = lines.pop()
+        if len(self.tail) > self.max_line or (lines and max(map(len, lines)) > self.max_line):
+            self._too_long(max(len(self.tail), *map(len, lines)))
             return
+        inbox = self.inbox
+        inbox.extend(lines)
         if inbox:
             self.idle.clear()
             self.wakeup.set()
@@ -252,11 +249,11 @@ class _Connection(asyncio.Protocol):
     def _too_long(self, size: int) -> None:
         log.warning("closing a connection: a request line of %d bytes exceeds state.max_line_bytes "
                     "(%d)", size, self.max_line)
-        self.buffer.clear()
+        self.tail = b""
         self._pause_reading()
-        self.inbox.append(error_response(
+        self.inbox.append(_Reply(error_response(
             None, "LINE_TOO_LONG",
-            f"request line exceeds {self.max_line} bytes (state.max_line_bytes); closing"))
+            f"request line exceeds {self.max_line} bytes (state.max_line_bytes); closing")))
         self.inbox.append(_CLOSE)
         self.idle.clear()
         self.wakeup.set()
@@ -275,14 +272,15 @@ class _Connection(asyncio.Protocol):
 
     # -- the worker --------------------------------------------------------------------
     async def _work(self) -> None:
+        inbox = self.inbox
         try:
             while True:
                 await self.wakeup.wait()
                 self.wakeup.clear()
-                while self.inbox:
-                    batch = list(self.inbox)
-                    self.inbox.clear()
-                    if not self.writing_paused and _CLOSE not in batch:
+                while inbox:
+                    batch = inbox[:SLICE]
+                    del inbox[:SLICE]
+                    if not self.writing_paused and len(inbox) < MAX_INBOX // 2:
                         self._resume_reading()
                     if not await self._process(batch):
                         return
@@ -296,24 +294,38 @@ class _Connection(asyncio.Protocol):
             self.idle.set()
 
     async def _process(self, batch: list[Any]) -> bool:
-        """Answer ``batch`` in order; False once the connection is to close."""
+        """Answer ``batch`` in order; False once the connection is to close.
+
+        Answers leave after each slice, not after everything read: the client refills its
+        pipeline while the next slice is being served, so both ends work at once.
+        """
+        items: list[Any] = []
+        for item in batch:
+            if type(item) is bytes:
+                if not item:
+                    continue
+                try:
+                    item = parse_request(item)
+                except ProtocolError as exc:
+                    item = _Reply(error_response(exc.request_id, exc.code, str(exc)))
+            items.append(item)
         out: list[bytes] = []
         i = 0
-        while i < len(batch):
-            item = batch[i]
+        while i < len(items):
+            item = items[i]
             if item is _CLOSE:
                 self._write(out)
                 self.abort()
                 return False
-            if isinstance(item, bytes):
-                out.append(item)
+            if type(item) is _Reply:
+                out.append(item.data)
                 i += 1
                 continue
             if item.op in WRITE_OPS:
                 j = i + 1
-                while j < len(batch) and isinstance(batch[j], Request) and batch[j].op in WRITE_OPS:
+                while j < len(items) and type(items[j]) is Request and items[j].op in WRITE_OPS:
                     j += 1
-                out.extend(await self._writes(batch[i:j]))
+                out.extend(await self._writes(items[i:j]))
                 i = j
                 continue
             if item.op == "watch":
@@ -337,17 +349,17 @@ class _Connection(asyncio.Protocol):
             log.exception("backend failed on a batch of %d changes", len(requests))
             return [error_response(r.request_id, "BACKEND_ERROR", _describe(exc)) for r in requests]
         responses = []
+        dumps = orjson.dumps
         for request, outcome in zip(requests, outcomes, strict=True):
-            if outcome.applied:
-                responses.append(encode({"requestId": request.request_id, "success": True,
-                                         "version": outcome.version}))
+            if type(outcome) is int:
+                responses.append(b'{"requestId":%b,"success":true,"version":%d}\n'
+                                 % (dumps(request.request_id), outcome))
             else:
-                assert outcome.error is not None
                 extra: dict[str, Any] = {}
                 if outcome.version is not None:
                     extra["version"] = outcome.version
                 responses.append(encode({"requestId": request.request_id, "success": False,
-                                         "error": error_of(outcome.error), **extra}))
+                                         "error": str(outcome), **extra}))
         return responses
 
     async def _answer(self, request: Request) -> bytes:

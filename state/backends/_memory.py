@@ -38,25 +38,34 @@ class MemoryBackend:
         self._revision = 0
 
     async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
-        outcomes = []
+        outcomes: list[Outcome] = []
         jobs = self._jobs
         for change in changes:
             stored = jobs.get(change.job_id)
-            outcome = decide(stored, change)
-            if outcome.applied:
-                if change.op == "delete":
-                    assert stored is not None
-                    self._remove(stored)
-                    self._publish("delete", stored)
-                else:
-                    record = change.record
-                    assert record is not None
-                    if stored is None:
-                        self._insert(record)
-                    else:
-                        self._replace(stored, record)
-                    self._publish("put", record)
-            outcomes.append(outcome)
+            refusal = decide(stored, change)
+            if refusal is not None:
+                outcomes.append(refusal)
+                continue
+            if change.op == "delete":
+                assert stored is not None
+                outcomes.append(stored["version"])
+                self._remove(stored)
+                self._publish("delete", stored)
+                continue
+            record = change.record
+            assert record is not None
+            outcomes.append(record["version"])
+            if stored is None:
+                self._insert(record)
+            elif stored["status"] == record["status"]:
+                if "createdAt" not in record:
+                    record["createdAt"] = stored["createdAt"]
+                jobs[change.job_id] = record  # same status, same createdAt: no index moves
+            else:
+                self._replace(stored, record)
+            self._revision += 1
+            if self._watchers:
+                self._notify("put", record)
         return outcomes
 
     async def get(self, job_id: str) -> JobRecord | None:
@@ -119,8 +128,10 @@ class MemoryBackend:
 
     def _publish(self, kind: str, record: JobRecord) -> None:
         self._revision += 1
-        if not self._watchers:
-            return
+        if self._watchers:
+            self._notify(kind, record)
+
+    def _notify(self, kind: str, record: JobRecord) -> None:
         event: WatchEvent = {"type": kind, "job": record, "revision": self._revision}
         for callback, node_id in list(self._watchers.values()):
             if node_id is None or node_id == record["nodeId"]:

@@ -1,0 +1,106 @@
+"""Start the real services that tests and benchmarks talk to, as separate processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+
+def wait_for_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Until a unix socket accepts connections (the service is up), or fail with its output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {path}")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            return
+        except OSError:
+            time.sleep(0.02)
+        finally:
+            probe.close()
+    raise TimeoutError(f"nothing listening on {path} after {timeout}s")
+
+
+def write_config(directory: Path, node_id: str = "node-1", **state: object) -> Path:
+    config = {
+        "server": {"nodeId": node_id},
+        "state": {"socket": str(directory / "run" / "state.sock"), **state},
+        "logging": {"level": "WARNING"},
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "joblet-config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_state(config: Path) -> subprocess.Popen[bytes]:
+    """``joblet state -c CONFIG`` from the interpreter running us, so the venv is the same."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "joblet_cluster.node", "state", "-c", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+@contextlib.contextmanager
+def state_service(directory: Path, **state: object) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    config = write_config(directory, **state)
+    proc = start_state(config)
+    sock = directory / "run" / "state.sock"
+    try:
+        wait_for_socket(sock, proc)
+        yield sock, proc
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
+def redis_server(directory: Path) -> Iterator[Path]:
+    """A throwaway ``redis-server`` on a unix socket, no persistence, no TCP port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    sock = directory / "redis.sock"
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+         "--save", "", "--appendonly", "no", "--dir", str(directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_socket(sock, proc)
+        yield sock
+    finally:
+        stop(proc)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def machine() -> str:
+    return f"{cpu_model()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"

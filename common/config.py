@@ -28,8 +28,14 @@ STANDARD_PATHS = (
 MASK = "***"
 
 
-def _key(name: str, *, default: Any = dataclasses.MISSING, path: bool = False,
-         secret: bool = False, factory: Any = dataclasses.MISSING) -> Any:
+def _key(
+    name: str,
+    *,
+    default: Any = dataclasses.MISSING,
+    path: bool = False,
+    secret: bool = False,
+    factory: Any = dataclasses.MISSING,
+) -> Any:
     """A config field whose YAML key is ``name`` (Joblet mixes camelCase and snake_case)."""
     meta = {"key": name, "path": path, "secret": secret}
     if factory is not dataclasses.MISSING:
@@ -298,18 +304,28 @@ class _Builder:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return {dict: "a mapping", list: "a list", bool: "a boolean", int: "an integer",
-            float: "a number", str: "a string"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a mapping",
+        list: "a list",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+    }.get(type(value), type(value).__name__)
 
 
 def _check_cross_fields(config: Config, where: str) -> None:
     """Rules that span fields: each names the key a user has to fix."""
+
     def fail(key: str, message: str) -> typing.NoReturn:
         raise ConfigError(f"{where}: {key}: {message}")
 
     if not is_safe_id(config.server.node_id):
-        fail("server.nodeId", f"{config.server.node_id!r} is not a safe identifier "
-             "(letters, digits, _ . -; starting with a letter or digit)")
+        fail(
+            "server.nodeId",
+            f"{config.server.node_id!r} is not a safe identifier "
+            "(letters, digits, _ . -; starting with a letter or digit)",
+        )
     if not 0 < config.server.port < 65536:
         fail("server.port", f"{config.server.port} is not a TCP port (1-65535)")
     if config.state.max_line_bytes < 1024:

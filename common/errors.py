@@ -43,8 +43,9 @@ class StateError(JobletError):
 
     code = "STATE_ERROR"
 
-    def __init__(self, message: str, code: str | None = None, *,
-                 version: int | None = None) -> None:
+    def __init__(
+        self, message: str, code: str | None = None, *, version: int | None = None
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code

@@ -38,7 +38,9 @@ def setup_logging(config: LoggingConfig) -> None:
     handler: logging.Handler = (
         logging.StreamHandler(stream) if stream else logging.FileHandler(config.output)
     )
-    handler.setFormatter(JSONFormatter() if config.format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(
+        JSONFormatter() if config.format == "json" else logging.Formatter(TEXT_FORMAT)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel("WARNING" if config.level == "WARN" else config.level)

@@ -14,6 +14,7 @@ from joblet_cluster.common.config import load_config, to_dict
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.common.logs import setup_logging
 from joblet_cluster.common.version import VERSION
+from joblet_cluster.state import serve_state
 
 app = typer.Typer(
     name="joblet",
@@ -26,9 +27,13 @@ app.add_typer(config_app, name="config")
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $JOBLET_CONFIG_PATH, then "
-                 "./joblet-config.yml, /opt/joblet/config/joblet-config.yml).",
-                 show_default=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $JOBLET_CONFIG_PATH, then "
+        "./joblet-config.yml, /opt/joblet/config/joblet-config.yml).",
+        show_default=False,
+    ),
 ]
 
 
@@ -40,8 +45,6 @@ def _fail(error: Exception, code: int = 2) -> None:
 @app.command()
 def state(config: ConfigOption = None) -> None:
     """Run the state service (job metadata over a unix socket) in the foreground."""
-    from joblet_cluster.state import serve_state
-
     try:
         loaded = load_config(config)
     except JobletError as exc:

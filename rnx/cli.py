@@ -11,8 +11,12 @@ import typer
 
 from joblet_cluster.common.version import VERSION
 
-app = typer.Typer(name="rnx", help="Run and inspect jobs on a Joblet cluster.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    name="rnx",
+    help="Run and inspect jobs on a Joblet cluster.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 @app.callback()

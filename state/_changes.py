@@ -51,19 +51,27 @@ def decide(stored: JobRecord | None, change: Change) -> StateError | None:
     version = record["version"]
     current = stored["version"]
     if stored["nodeId"] != record["nodeId"]:
-        return AlreadyExists(f"job {change.job_id} belongs to node {stored['nodeId']}, "
-                             f"not {record['nodeId']}", version=current)
+        return AlreadyExists(
+            f"job {change.job_id} belongs to node {stored['nodeId']}, not {record['nodeId']}",
+            version=current,
+        )
     if version <= current:
-        return StaleVersion(f"job {change.job_id} is at version {current}; "
-                            f"this change carries version {version}", version=current)
+        return StaleVersion(
+            f"job {change.job_id} is at version {current}; this change carries version {version}",
+            version=current,
+        )
     if change.op == "create":
-        return AlreadyExists(f"job {change.job_id} already exists at version {current}",
-                             version=current)
+        return AlreadyExists(
+            f"job {change.job_id} already exists at version {current}", version=current
+        )
     created = record.get("createdAt")
     if created is not None and created != stored["createdAt"]:
-        return StateError(f"job {change.job_id}: createdAt cannot change "
-                          f"(stored {stored['createdAt']}, got {created})",
-                          "IMMUTABLE_FIELD", version=current)
+        return StateError(
+            f"job {change.job_id}: createdAt cannot change "
+            f"(stored {stored['createdAt']}, got {created})",
+            "IMMUTABLE_FIELD",
+            version=current,
+        )
     if stored["status"] != record["status"]:
         try:
             check_transition(stored["status"], record["status"], change.job_id)

@@ -48,8 +48,16 @@ class ChangeResult(NamedTuple):
 class _Call:
     __slots__ = ("future", "internal", "job_id", "line", "op", "record", "request_id", "retried")
 
-    def __init__(self, request_id: int, op: str, line: bytes, future: asyncio.Future[Any],
-                 job_id: str | None, record: JobRecord | None, internal: bool) -> None:
+    def __init__(
+        self,
+        request_id: int,
+        op: str,
+        line: bytes,
+        future: asyncio.Future[Any],
+        job_id: str | None,
+        record: JobRecord | None,
+        internal: bool,
+    ) -> None:
         self.request_id = request_id
         self.op = op
         self.line = line
@@ -129,7 +137,8 @@ class StateClient:
             await self.close(timeout=0)
             raise StateUnavailable(
                 f"cannot reach the state service at {self.socket_path} "
-                f"within {self.connect_timeout:g}s") from None
+                f"within {self.connect_timeout:g}s"
+            ) from None
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until every request so far is answered; False if ``timeout`` ran out first."""
@@ -166,8 +175,13 @@ class StateClient:
 
     def stats(self) -> dict[str, int]:
         """Figures for the node's /metrics: queue depth and how often it had to resend."""
-        return {"pending": len(self._queue), "inFlight": len(self._inflight),
-                "resends": self.resends, "reconnects": self.reconnects, "resyncs": self.resyncs}
+        return {
+            "pending": len(self._queue),
+            "inFlight": len(self._inflight),
+            "resends": self.resends,
+            "reconnects": self.reconnects,
+            "resyncs": self.resyncs,
+        }
 
     # -- writes ----------------------------------------------------------------------------
     async def create(self, record: JobRecord) -> ChangeResult:
@@ -190,8 +204,9 @@ class StateClient:
         self._check_open()
         return self._enqueue_change(op, target)
 
-    async def send_many(self, op: str, targets: Iterable[JobRecord | str]
-                        ) -> list[asyncio.Future[ChangeResult]]:
+    async def send_many(
+        self, op: str, targets: Iterable[JobRecord | str]
+    ) -> list[asyncio.Future[ChangeResult]]:
         """:meth:`send` for a batch: each change still travels and is answered on its own."""
         futures = []
         for target in targets:
@@ -202,10 +217,11 @@ class StateClient:
         return futures
 
     def _enqueue_change(self, op: str, target: JobRecord | str) -> asyncio.Future[ChangeResult]:
-        if op == "update" or op == "create":
+        if op in ("update", "create"):
             assert isinstance(target, dict)
-            return self._enqueue({"op": op, "job": target}, op, job_id=target["uuid"],
-                                 record=target)
+            return self._enqueue(
+                {"op": op, "job": target}, op, job_id=target["uuid"], record=target
+            )
         if op == "delete":
             assert isinstance(target, str)
             return self._enqueue({"op": op, "jobId": target}, op, job_id=target)
@@ -264,15 +280,23 @@ class StateClient:
             raise StateUnavailable("state client is not open")
 
     # -- the queue -------------------------------------------------------------------------
-    def _enqueue(self, message: dict[str, Any], op: str, *, job_id: str | None = None,
-                 record: JobRecord | None = None, internal: bool = False,
-                 front: bool = False) -> asyncio.Future[Any]:
+    def _enqueue(
+        self,
+        message: dict[str, Any],
+        op: str,
+        *,
+        job_id: str | None = None,
+        record: JobRecord | None = None,
+        internal: bool = False,
+        front: bool = False,
+    ) -> asyncio.Future[Any]:
         request_id = next(self._ids)
         message["requestId"] = request_id
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        call = _Call(request_id, op, orjson.dumps(message) + b"\n", future, job_id, record,
-                     internal)
+        call = _Call(
+            request_id, op, orjson.dumps(message) + b"\n", future, job_id, record, internal
+        )
         if front:
             self._queue.appendleft(call)
         else:
@@ -325,8 +349,8 @@ class StateClient:
         else:
             error = StateError.from_wire(str(message.get("error", "INTERNAL: no error given")))
             if call.op in ("create", "update", "delete") and (
-                error.code == "STALE_VERSION" or (call.op == "delete" and error.code == "NOT_FOUND"
-                                                  and call.retried)
+                error.code == "STALE_VERSION"
+                or (call.op == "delete" and error.code == "NOT_FOUND" and call.retried)
             ):
                 if call.op == "delete":
                     self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
@@ -352,7 +376,8 @@ class StateClient:
         while True:
             try:
                 _, protocol = await loop.create_unix_connection(
-                    lambda: _ClientProtocol(self), self.socket_path)
+                    lambda: _ClientProtocol(self), self.socket_path
+                )
             except OSError as exc:
                 log.debug("state service at %s not reachable: %s", self.socket_path, exc)
                 await asyncio.sleep(delay * (0.5 + random.random()))
@@ -372,15 +397,23 @@ class StateClient:
             await protocol.lost.wait()
             self._connected.clear()
             self.reconnects += 1
-            log.warning("lost the state service connection; %d requests to resend",
-                        len(self._queue))
+            log.warning(
+                "lost the state service connection; %d requests to resend", len(self._queue)
+            )
 
     async def _handshake(self, protocol: _ClientProtocol) -> None:
         """Ping first; a new, non-durable instance means the store lost what we had written."""
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        call = _Call(request_id, "ping", orjson.dumps({"op": "ping", "requestId": request_id})
-                     + b"\n", future, None, None, True)
+        call = _Call(
+            request_id,
+            "ping",
+            orjson.dumps({"op": "ping", "requestId": request_id}) + b"\n",
+            future,
+            None,
+            None,
+            True,
+        )
         self._inflight[request_id] = call
         protocol.transport.write(call.line)
         try:
@@ -392,8 +425,11 @@ class StateClient:
         self.durable = bool(info.get("durable"))
         if restarted and not self.durable and self.node_id and self._acked:
             self.resyncs += 1
-            log.warning("state service restarted without its data; restoring %d jobs of node %s",
-                        len(self._acked), self.node_id)
+            log.warning(
+                "state service restarted without its data; restoring %d jobs of node %s",
+                len(self._acked),
+                self.node_id,
+            )
             messages = list(_sync_messages(self.node_id, list(self._acked.values())))
             for message in reversed(messages):
                 self._enqueue(message, "sync", internal=True, front=True)
@@ -446,8 +482,9 @@ class _ClientProtocol(asyncio.Protocol):
                 complete(message)
         del buffer[:start]
         if len(buffer) > self.client.max_line_bytes:
-            log.error("state service sent a line over %d bytes; reconnecting",
-                      self.client.max_line_bytes)
+            log.error(
+                "state service sent a line over %d bytes; reconnecting", self.client.max_line_bytes
+            )
             self.transport.close()
             return
         if self.ready:
@@ -472,8 +509,13 @@ def _sync_messages(node_id: str, jobs: Sequence[JobRecord]) -> Iterable[dict[str
         parts[-1].append(job)
         size += encoded
     for i, part in enumerate(parts):
-        yield {"op": "sync", "nodeId": node_id, "jobs": part, "syncId": sync_id,
-               "more": i < len(parts) - 1}
+        yield {
+            "op": "sync",
+            "nodeId": node_id,
+            "jobs": part,
+            "syncId": sync_id,
+            "more": i < len(parts) - 1,
+        }
 
 
 class Watch:
@@ -494,7 +536,8 @@ class Watch:
     async def __aenter__(self) -> Watch:
         try:
             self._reader, self._writer = await asyncio.open_unix_connection(
-                self.socket_path, limit=self.max_line_bytes)
+                self.socket_path, limit=self.max_line_bytes
+            )
         except OSError as exc:
             raise StateUnavailable(f"cannot watch: {self.socket_path}: {exc}") from exc
         message: dict[str, Any] = {"op": "watch", "requestId": "watch"}

@@ -151,5 +151,6 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 def error_response(request_id: Any, code: str, message: str, **extra: Any) -> bytes:
-    return encode({"requestId": request_id, "success": False, "error": f"{code}: {message}",
-                   **extra})
+    return encode(
+        {"requestId": request_id, "success": False, "error": f"{code}: {message}", **extra}
+    )

@@ -23,10 +23,22 @@ SortField = Literal["createdAt", "updatedAt", "startTime", "status"]
 SORT_FIELDS: tuple[str, ...] = ("createdAt", "updatedAt", "startTime", "status")
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
-_FILTER_KEYS = frozenset({
-    "status", "statuses", "nodeId", "labels", "createdAfter", "createdBefore",
-    "updatedAfter", "updatedBefore", "sortBy", "order", "limit", "cursor",
-})
+_FILTER_KEYS = frozenset(
+    {
+        "status",
+        "statuses",
+        "nodeId",
+        "labels",
+        "createdAfter",
+        "createdBefore",
+        "updatedAfter",
+        "updatedBefore",
+        "sortBy",
+        "order",
+        "limit",
+        "cursor",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +113,10 @@ class JobQuery:
             raise InvalidInput("filter must be a JSON object")
         unknown = sorted(set(spec) - _FILTER_KEYS)
         if unknown:
-            raise InvalidInput(f"filter has unknown field {unknown[0]!r} "
-                               f"(known: {', '.join(sorted(_FILTER_KEYS))})")
+            raise InvalidInput(
+                f"filter has unknown field {unknown[0]!r} "
+                f"(known: {', '.join(sorted(_FILTER_KEYS))})"
+            )
         statuses = _statuses(spec)
         node_id = spec.get("nodeId")
         if node_id is not None:
@@ -194,17 +208,22 @@ def _statuses(spec: dict[str, Any]) -> frozenset[str] | None:
 
 def _decode_cursor(cursor: object, sort_by: str, order: str) -> tuple[str, str]:
     if not isinstance(cursor, str) or len(cursor) > 2048:
-        raise InvalidInput("filter cursor is not a cursor from a previous page",
-                           code="INVALID_CURSOR")
+        raise InvalidInput(
+            "filter cursor is not a cursor from a previous page", code="INVALID_CURSOR"
+        )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         field, direction, value, uuid = orjson.loads(raw)
     except (binascii.Error, ValueError, TypeError):
-        raise InvalidInput("filter cursor is not a cursor from a previous page",
-                           code="INVALID_CURSOR") from None
-    if (field, direction) != (sort_by, order) or not isinstance(value, str) or not isinstance(
-        uuid, str
+        raise InvalidInput(
+            "filter cursor is not a cursor from a previous page", code="INVALID_CURSOR"
+        ) from None
+    if (
+        (field, direction) != (sort_by, order)
+        or not isinstance(value, str)
+        or not isinstance(uuid, str)
     ):
-        raise InvalidInput("filter cursor belongs to a listing with another sortBy or order",
-                           code="INVALID_CURSOR")
+        raise InvalidInput(
+            "filter cursor belongs to a listing with another sortBy or order", code="INVALID_CURSOR"
+        )
     return (value, uuid)

@@ -80,12 +80,7 @@ def canonical_time(value: object, field: str) -> str:
 
 
 def _is_str_map(value: object) -> bool:
-    if type(value) is not dict:
-        return False
-    for k, v in value.items():
-        if type(k) is not str or type(v) is not str:
-            return False
-    return True
+    return type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items())
 
 
 def _wrong(field: str, expected: str, value: object) -> InvalidInput:
@@ -110,8 +105,9 @@ def validate_record(record: object, *, fill_created: bool = False) -> JobRecord:
         check_id(get("nodeId"), "job nodeId")
     status = get("status")
     if status not in STATUS_VALUES:
-        raise InvalidInput(f"job status {str(status)[:40]!r} is not one of "
-                           f"{', '.join(sorted(STATUS_VALUES))}")
+        raise InvalidInput(
+            f"job status {str(status)[:40]!r} is not one of {', '.join(sorted(STATUS_VALUES))}"
+        )
     version = get("version")
     if type(version) is not int or not 0 < version <= MAX_VERSION:
         raise InvalidInput(f"job version must be a positive integer, got {str(version)[:40]!r}")

@@ -84,8 +84,9 @@ class StateServer:
         if self._server is not None or self._closed.is_set():
             raise JobletError("state server: start() called twice")
         if len(os.fsencode(self.path)) > 107:
-            raise ConfigError(f"state.socket: path {self.path} is longer than a unix socket allows "
-                              "(107 bytes)")
+            raise ConfigError(
+                f"state.socket: path {self.path} is longer than a unix socket allows (107 bytes)"
+            )
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _remove_stale_socket(self.path)
         loop = asyncio.get_running_loop()
@@ -108,8 +109,11 @@ class StateServer:
         if drains:
             _, pending = await asyncio.wait(drains, timeout=DRAIN_TIMEOUT)
             if pending:
-                log.warning("%d connections still busy after %.0fs; closing them anyway",
-                            len(pending), DRAIN_TIMEOUT)
+                log.warning(
+                    "%d connections still busy after %.0fs; closing them anyway",
+                    len(pending),
+                    DRAIN_TIMEOUT,
+                )
                 for waiter in pending:
                     waiter.cancel()
         for connection in connections:
@@ -178,11 +182,17 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         if len(self.server._connections) >= self.server.max_connections:
             self.refused = True
-            log.warning("refusing connection: %d connections open (state.max_connections)",
-                        len(self.server._connections))
-            self.transport.write(error_response(  # type: ignore[union-attr]
-                None, "TOO_MANY_CONNECTIONS",
-                f"the state service already has {self.server.max_connections} connections"))
+            log.warning(
+                "refusing connection: %d connections open (state.max_connections)",
+                len(self.server._connections),
+            )
+            self.transport.write(
+                error_response(  # type: ignore[union-attr]
+                    None,
+                    "TOO_MANY_CONNECTIONS",
+                    f"the state service already has {self.server.max_connections} connections",
+                )
+            )
             self.transport.close()  # type: ignore[union-attr]
             return
         self.server._connections.add(self)
@@ -247,13 +257,22 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def _too_long(self, size: int) -> None:
-        log.warning("closing a connection: a request line of %d bytes exceeds state.max_line_bytes "
-                    "(%d)", size, self.max_line)
+        log.warning(
+            "closing a connection: a request line of %d bytes exceeds state.max_line_bytes (%d)",
+            size,
+            self.max_line,
+        )
         self.tail = b""
         self._pause_reading()
-        self.inbox.append(_Reply(error_response(
-            None, "LINE_TOO_LONG",
-            f"request line exceeds {self.max_line} bytes (state.max_line_bytes); closing")))
+        self.inbox.append(
+            _Reply(
+                error_response(
+                    None,
+                    "LINE_TOO_LONG",
+                    f"request line exceeds {self.max_line} bytes (state.max_line_bytes); closing",
+                )
+            )
+        )
         self.inbox.append(_CLOSE)
         self.idle.clear()
         self.wakeup.set()
@@ -300,15 +319,14 @@ class _Connection(asyncio.Protocol):
         pipeline while the next slice is being served, so both ends work at once.
         """
         items: list[Any] = []
-        for item in batch:
-            if type(item) is bytes:
-                if not item:
-                    continue
+        for entry in batch:
+            if type(entry) is not bytes:
+                items.append(entry)
+            elif entry:
                 try:
-                    item = parse_request(item)
+                    items.append(parse_request(entry))
                 except ProtocolError as exc:
-                    item = _Reply(error_response(exc.request_id, exc.code, str(exc)))
-            items.append(item)
+                    items.append(_Reply(error_response(exc.request_id, exc.code, str(exc))))
         out: list[bytes] = []
         i = 0
         while i < len(items):
@@ -352,14 +370,24 @@ class _Connection(asyncio.Protocol):
         dumps = orjson.dumps
         for request, outcome in zip(requests, outcomes, strict=True):
             if type(outcome) is int:
-                responses.append(b'{"requestId":%b,"success":true,"version":%d}\n'
-                                 % (dumps(request.request_id), outcome))
+                responses.append(
+                    b'{"requestId":%b,"success":true,"version":%d}\n'
+                    % (dumps(request.request_id), outcome)
+                )
             else:
                 extra: dict[str, Any] = {}
                 if outcome.version is not None:
                     extra["version"] = outcome.version
-                responses.append(encode({"requestId": request.request_id, "success": False,
-                                         "error": str(outcome), **extra}))
+                responses.append(
+                    encode(
+                        {
+                            "requestId": request.request_id,
+                            "success": False,
+                            "error": str(outcome),
+                            **extra,
+                        }
+                    )
+                )
         return responses
 
     async def _answer(self, request: Request) -> bytes:
@@ -372,19 +400,25 @@ class _Connection(asyncio.Protocol):
                 return encode({"requestId": rid, "success": True, "job": job})
             if request.op == "list":
                 page = await self.backend.list(request.query)  # type: ignore[arg-type]
-                return encode({"requestId": rid, "success": True, "jobs": page.jobs,
-                               "nextCursor": page.next_cursor})
+                return encode(
+                    {
+                        "requestId": rid,
+                        "success": True,
+                        "jobs": page.jobs,
+                        "nextCursor": page.next_cursor,
+                    }
+                )
             if request.op == "ping":
                 count = await self.backend.count()
-                return encode({"requestId": rid, "success": True,
-                               **self.server.ping_info(count)})
+                return encode({"requestId": rid, "success": True, **self.server.ping_info(count)})
             if request.op == "sync":
                 return await self._sync(request)
             if request.op == "unwatch":
                 unsubscribe = self.watches.pop(request.watch_id, None)
                 if unsubscribe is None:
-                    return error_response(rid, "NOT_FOUND", f"no watch {request.watch_id!r} "
-                                          "on this connection")
+                    return error_response(
+                        rid, "NOT_FOUND", f"no watch {request.watch_id!r} on this connection"
+                    )
                 unsubscribe()
                 return encode({"requestId": rid, "success": True})
         except Exception as exc:
@@ -399,22 +433,36 @@ class _Connection(asyncio.Protocol):
             parts = self.syncs.setdefault(request.sync_id, [])
             if len(parts) + len(jobs) > MAX_SYNC_JOBS:
                 del self.syncs[request.sync_id]
-                return error_response(rid, "SYNC_TOO_LARGE",
-                                      f"a sync may carry at most {MAX_SYNC_JOBS} jobs")
+                return error_response(
+                    rid, "SYNC_TOO_LARGE", f"a sync may carry at most {MAX_SYNC_JOBS} jobs"
+                )
             parts.extend(jobs)
             if request.more:
                 return encode({"requestId": rid, "success": True, "received": len(parts)})
             jobs = self.syncs.pop(request.sync_id)
         result = await self.backend.sync(request.node_id, jobs)  # type: ignore[arg-type]
-        return encode({"requestId": rid, "success": True, "created": result.created,
-                       "updated": result.updated, "unchanged": result.unchanged,
-                       "deleted": result.deleted, "stale": result.stale})
+        return encode(
+            {
+                "requestId": rid,
+                "success": True,
+                "created": result.created,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "deleted": result.deleted,
+                "stale": result.stale,
+            }
+        )
 
     def _watch(self, request: Request) -> None:
         rid = request.request_id
         if rid in self.watches:
-            self._write([error_response(rid, "INVALID_REQUEST",
-                                        f"a watch with requestId {rid!r} is already open")])
+            self._write(
+                [
+                    error_response(
+                        rid, "INVALID_REQUEST", f"a watch with requestId {rid!r} is already open"
+                    )
+                ]
+            )
             return
         transport = self.transport
         assert transport is not None
@@ -426,14 +474,29 @@ class _Connection(asyncio.Protocol):
                 cancel = self.watches.pop(rid, None)
                 if cancel is not None:
                     cancel()
-                log.warning("cancelling watch %r: its reader is %d bytes behind", rid,
-                            transport.get_write_buffer_size())
-                transport.write(error_response(
-                    rid, "WATCH_OVERFLOW",
-                    "this watch fell too far behind and was cancelled; list again and re-watch"))
+                log.warning(
+                    "cancelling watch %r: its reader is %d bytes behind",
+                    rid,
+                    transport.get_write_buffer_size(),
+                )
+                transport.write(
+                    error_response(
+                        rid,
+                        "WATCH_OVERFLOW",
+                        "this watch fell too far behind and was cancelled; list again and re-watch",
+                    )
+                )
                 return
-            transport.write(encode({"requestId": rid, "event": event["type"], "job": event["job"],
-                                    "revision": event["revision"]}))
+            transport.write(
+                encode(
+                    {
+                        "requestId": rid,
+                        "event": event["type"],
+                        "job": event["job"],
+                        "revision": event["revision"],
+                    }
+                )
+            )
 
         transport.write(encode({"requestId": rid, "success": True, "watching": True}))
         self.watches[rid] = self.backend.subscribe(deliver, request.node_id)

@@ -36,8 +36,13 @@ async def serve_state(config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     async with server:
-        log.info("state service for node %s: %s backend, listening on %s (instance %s)",
-                 config.server.node_id, backend.name, server.path, server.instance_id)
+        log.info(
+            "state service for node %s: %s backend, listening on %s (instance %s)",
+            config.server.node_id,
+            backend.name,
+            server.path,
+            server.instance_id,
+        )
         await stop.wait()
     await backend.close()
     log.info("state service stopped")

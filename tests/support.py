@@ -49,7 +49,8 @@ def start_state(config: Path) -> subprocess.Popen[bytes]:
     """``joblet state -c CONFIG`` from the interpreter running us, so the venv is the same."""
     return subprocess.Popen(
         [sys.executable, "-m", "joblet_cluster.node", "state", "-c", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -64,7 +65,9 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
 
 
 @contextlib.contextmanager
-def state_service(directory: Path, **state: object) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+def state_service(
+    directory: Path, **state: object
+) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     config = write_config(directory, **state)
     proc = start_state(config)
     sock = directory / "run" / "state.sock"
@@ -83,9 +86,23 @@ def redis_server(directory: Path) -> Iterator[Path]:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
     sock = directory / "redis.sock"
     proc = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-         "--save", "", "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_socket(sock, proc)

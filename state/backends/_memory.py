@@ -77,7 +77,8 @@ class MemoryBackend:
             found = list(itertools.islice(self._walk_created(query), wanted))
         else:
             candidates = (
-                job for job in self._candidates(query)
+                job
+                for job in self._candidates(query)
                 if query.matches(job) and query.past_cursor(query.sort_key(job))
             )
             pick = heapq.nlargest if query.descending else heapq.nsmallest

@@ -41,9 +41,17 @@ def percentile(samples: list[float], q: float) -> float:
 def make_jobs(count: int, node_id: str = "node-1", prefix: str = "job") -> list[dict[str, Any]]:
     created = now()
     return [
-        {"uuid": f"{prefix}-{i:07d}", "nodeId": node_id, "status": "INITIALIZING", "version": 1,
-         "command": "python3", "args": ["-c", "print('hello')"], "name": f"bench {i}",
-         "createdAt": created, "labels": {"team": "bench", "shard": str(i % 16)}}
+        {
+            "uuid": f"{prefix}-{i:07d}",
+            "nodeId": node_id,
+            "status": "INITIALIZING",
+            "version": 1,
+            "command": "python3",
+            "args": ["-c", "print('hello')"],
+            "name": f"bench {i}",
+            "createdAt": created,
+            "labels": {"team": "bench", "shard": str(i % 16)},
+        }
         for i in range(count)
     ]
 
@@ -71,8 +79,9 @@ async def throughput(client: StateClient, op: str, records: list[dict[str, Any]]
     return len(records) / elapsed
 
 
-async def latencies(client: StateClient, op: str, records: list[dict[str, Any]], depth: int
-                    ) -> list[float]:
+async def latencies(
+    client: StateClient, op: str, records: list[dict[str, Any]], depth: int
+) -> list[float]:
     """Send-to-answer times with exactly ``depth`` callers, each waiting for its answer."""
     samples: list[float] = []
     clock = time.perf_counter
@@ -137,7 +146,7 @@ class RespWindow(asyncio.Protocol):
             raise RuntimeError(data[:200])
         now_ = time.perf_counter()
         first = self.replies
-        self.latencies.extend(now_ - t for t in self.sent_at[first:first + n])
+        self.latencies.extend(now_ - t for t in self.sent_at[first : first + n])
         self.replies += n
         self.outstanding -= n
         if self.replies >= self.total:
@@ -151,8 +160,9 @@ def resp_set(key: str, value: bytes) -> bytes:
     return b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(value), value)
 
 
-async def redis_sets(sock: Path, records: list[dict[str, Any]], depth: int
-                     ) -> tuple[float, list[float]]:
+async def redis_sets(
+    sock: Path, records: list[dict[str, Any]], depth: int
+) -> tuple[float, list[float]]:
     """SETs/s and per-request latency with a window of ``depth`` requests outstanding."""
     loop = asyncio.get_running_loop()
     commands = [resp_set(f"job:{r['uuid']}", orjson.dumps(r)) for r in records]
@@ -183,8 +193,10 @@ async def list_latencies(client: StateClient, total: int, queries: int) -> list[
 
 def line(name: str, rate: float | None, latencies: list[float]) -> str:
     rate_text = f"{rate:>12,.0f} ops/s" if rate is not None else " " * 18
-    return (f"{name:<44}{rate_text}   p50 {percentile(latencies, .5) * 1e3:7.3f} ms"
-            f"   p99 {percentile(latencies, .99) * 1e3:7.3f} ms")
+    return (
+        f"{name:<44}{rate_text}   p50 {percentile(latencies, 0.5) * 1e3:7.3f} ms"
+        f"   p99 {percentile(latencies, 0.99) * 1e3:7.3f} ms"
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -194,17 +206,21 @@ async def run(args: argparse.Namespace) -> None:
         jobs = make_jobs(args.jobs)
         updates = updates_for(jobs, args.rounds)
         print(f"machine: {machine()}")
-        print(f"pipeline depth {depth}; {len(jobs):,} creates, {len(updates):,} updates; "
-              f"list over {args.list_jobs:,} jobs")
+        print(
+            f"pipeline depth {depth}; {len(jobs):,} creates, {len(updates):,} updates; "
+            f"list over {args.list_jobs:,} jobs"
+        )
         with state_service(tmpdir / "state") as (sock, _proc):
-            async with StateClient(sock, node_id="node-1", max_in_flight=depth,
-                                   max_pending=20_000) as client:
+            async with StateClient(
+                sock, node_id="node-1", max_in_flight=depth, max_pending=20_000
+            ) as client:
                 create_rate = await throughput(client, "create", jobs)
                 update_rate = await throughput(client, "update", updates)
-                more = updates_for(updates[-len(jobs):], args.latency_rounds)
+                more = updates_for(updates[-len(jobs) :], args.latency_rounds)
                 update_lat = await latencies(client, "update", more, depth)
-                create_lat = await latencies(client, "create", make_jobs(len(jobs), "node-3", "lat"),
-                                             depth)
+                create_lat = await latencies(
+                    client, "create", make_jobs(len(jobs), "node-3", "lat"), depth
+                )
                 list_lat = await list_latencies(client, args.list_jobs, args.list_queries)
         with redis_server(tmpdir) as redis_sock:
             redis_rate, redis_lat = await redis_sets(redis_sock, updates, depth)
@@ -222,8 +238,9 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=64)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=10, help="updates per job")
-    parser.add_argument("--latency-rounds", type=int, default=2,
-                        help="updates per job in the latency pass")
+    parser.add_argument(
+        "--latency-rounds", type=int, default=2, help="updates per job in the latency pass"
+    )
     parser.add_argument("--list-jobs", type=int, default=100_000)
     parser.add_argument("--list-queries", type=int, default=2000)
     args = parser.parse_args()

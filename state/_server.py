@@ -225,11 +225,17 @@ class _Connection(asyncio.Protocol):
             data = self.tail + data
         lines = data.split(b"\n")
         self.tail = lines.pop()
-        if len(self.tail) > self.max_line or (lines and max(map(len, lines)) > self.max_line):
-            self._too_long(max(len(self.tail), *map(len, lines)))
-            return
         inbox = self.inbox
+        if lines and max(map(len, lines)) > self.max_line:
+            for i, line in enumerate(lines):
+                if len(line) > self.max_line:
+                    inbox.extend(lines[:i])  # what came before the oversized line is answered
+                    self._too_long(len(line))
+                    return
         inbox.extend(lines)
+        if len(self.tail) > self.max_line:
+            self._too_long(len(self.tail))
+            return
         if inbox:
             self.idle.clear()
             self.wakeup.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -12,7 +13,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import yaml
 
 
@@ -121,3 +124,40 @@ def cpu_model() -> str:
 
 def machine() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+class RawConnection:
+    """The state protocol by hand: raw lines out, parsed lines back, for protocol tests."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, path: Path) -> RawConnection:
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=64 * 1024 * 1024)
+        return cls(reader, writer)
+
+    def send(self, message: dict[str, Any] | bytes) -> None:
+        data = message if isinstance(message, bytes) else orjson.dumps(message) + b"\n"
+        self.writer.write(data)
+
+    async def read(self, timeout: float = 10.0) -> dict[str, Any]:
+        line = await asyncio.wait_for(self.reader.readline(), timeout)
+        if not line:
+            raise EOFError("the service closed the connection")
+        return orjson.loads(line)  # type: ignore[no-any-return]
+
+    async def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.send(message)
+        return await self.read()
+
+    async def closed_by_peer(self, timeout: float = 10.0) -> bool:
+        """True once the service has closed this connection (reads hit end of file)."""
+        data = await asyncio.wait_for(self.reader.read(), timeout)
+        return data == b"" or self.reader.at_eof()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()

@@ -1,0 +1,45 @@
+# One entry point for people and CI. `make test` is the whole suite, from a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install redis test lint format proto bench state clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## the package and its test tools, in .venv
+
+redis:  ## redis-server, which the benchmarks compare against (Debian package)
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+test: install redis  ## lint, then every test tier, then the benchmarks in smoke mode
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+proto: install  ## regenerate proto/*_pb2*.py from proto/*.proto
+	$(PY) -m joblet_cluster.proto.generate
+
+bench: install redis  ## the full benchmarks (minutes); figures go to BENCHMARKS.md
+	$(PY) -m tests.benchmarks.bench_state_ipc
+
+state: install  ## a state service on ./.dev/run/state.sock, in the foreground
+	mkdir -p .dev
+	printf 'server:\n  nodeId: dev-1\nstate:\n  socket: run/state.sock\n' > .dev/joblet-config.yml
+	$(VENV)/bin/joblet state -c .dev/joblet-config.yml
+
+clean:
+	rm -rf $(VENV) .dev build *.egg-info .pytest_cache .ruff_cache .hypothesis

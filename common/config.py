@@ -202,7 +202,10 @@ def parse_config(text: str, source: Path | None = None) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}: not valid YAML: {problem}{at}") from exc
     if data is None:
         data = {}
     base = source.resolve().parent if source else Path.cwd()
@@ -244,7 +247,7 @@ class _Builder:
 
     def build(self, cls: type, data: Any, prefix: str) -> Any:
         if not isinstance(data, dict):
-            self.fail(prefix or "(top level)", f"expected a mapping, got {_kind(data)}")
+            self.fail(prefix.rstrip(".") or "(top level)", f"expected a mapping, got {_kind(data)}")
         hints = typing.get_type_hints(cls)
         fields = {f.metadata["key"]: f for f in dataclasses.fields(cls) if "key" in f.metadata}
         unknown = [k for k in data if k not in fields]

@@ -57,9 +57,11 @@ class StateError(JobletError):
     @classmethod
     def from_wire(cls, error: str) -> StateError:
         """Rebuild the typed error from a response's ``"CODE: message"`` string."""
-        code, _, message = error.partition(": ")
+        code, separator, message = error.partition(": ")
+        if not separator:
+            return StateError(error)
         subclass = _BY_CODE.get(code, StateError)
-        return subclass(message or code, code)
+        return subclass(message, code)
 
 
 class StaleVersion(StateError):

@@ -53,7 +53,7 @@ def check_transition(current: str, new: str, job_id: str = "") -> None:
     Staying in the same status is always allowed: that is a change of other fields
     (a pid, an exit code, labels), and a terminal status still never changes.
     """
-    if current == new or new in _ALLOWED[current]:
+    if current == new or new in _ALLOWED.get(current, ()):
         return
     subject = f"job {job_id}: " if job_id else ""
     raise IllegalTransition(f"{subject}cannot move from {current} to {new}")

@@ -62,8 +62,8 @@ class LabelRequirement:
 def parse_selector(selector: str | Mapping[str, str]) -> tuple[LabelRequirement, ...]:
     """A label selector as a string (``env=prod,tier!=db,team,!temp``) or a key→value map."""
     if isinstance(selector, Mapping):
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in selector.items()):
-            raise InvalidInput("filter labels must map strings to strings")
+        if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in selector.items()):
+            raise InvalidInput("filter labels must map non-empty keys to strings")
         return tuple(LabelRequirement(k, "=", v) for k, v in selector.items())
     if not isinstance(selector, str):
         raise InvalidInput("filter labels must be a selector string or an object")
@@ -199,7 +199,7 @@ def _statuses(spec: dict[str, Any]) -> frozenset[str] | None:
     if not wanted:
         return None
     for status in wanted:
-        if status not in STATUS_VALUES:
+        if type(status) is not str or status not in STATUS_VALUES:
             raise InvalidInput(
                 f"filter status {status!r} is not one of {', '.join(sorted(STATUS_VALUES))}"
             )

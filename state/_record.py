@@ -7,6 +7,7 @@ one gate every record from outside passes through.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
@@ -43,13 +44,17 @@ class JobRecord(TypedDict):
 
 def format_time(moment: datetime) -> str:
     """The canonical form: UTC, microseconds, ``Z``; so string order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def now() -> str:
     return format_time(datetime.now(UTC))
 
 
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+)
 _CANONICAL: dict[str, str] = {}
 _CANONICAL_MAX = 100_000
 
@@ -58,21 +63,28 @@ def canonical_time(value: object, field: str) -> str:
     """Parse an RFC 3339 time and return its canonical form, or raise naming ``field``.
 
     A job's times repeat in every one of its changes, so results are remembered (bounded).
+    Fractions beyond microseconds (Go writes nanoseconds) are truncated.
     """
     known = _CANONICAL.get(value) if type(value) is str else None
     if known is not None:
         return known
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be an RFC 3339 time string, got {type(value).__name__}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{field} {value[:40]!r} is not an RFC 3339 time") from None
-    if parsed.tzinfo is None:
+    match = _RFC3339.fullmatch(value)
+    if match is None and _RFC3339.fullmatch(value + "Z") is not None:
         raise InvalidInput(f"{field} {value[:40]!r} has no timezone (use Z or an offset)")
-    canonical = (
-        value if len(value) == 27 and value[-1] == "Z" and value[19] == "." else format_time(parsed)
-    )
+    if match is None:
+        raise InvalidInput(
+            f"{field} {value[:40]!r} is not an RFC 3339 time "
+            "(like 2026-01-31T12:00:00Z or 2026-01-31T13:00:00.5+01:00)"
+        )
+    head, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        parsed = datetime.fromisoformat(f"{head[:10]}T{head[11:]}{(fraction or '')[:7]}{zone}")
+        canonical = format_time(parsed)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{field} {value[:40]!r} is not a valid RFC 3339 time") from None
     if len(_CANONICAL) >= _CANONICAL_MAX:
         _CANONICAL.clear()
     _CANONICAL[value] = canonical
@@ -104,7 +116,7 @@ def validate_record(record: object, *, fill_created: bool = False) -> JobRecord:
     if not is_safe_id(get("nodeId")):
         check_id(get("nodeId"), "job nodeId")
     status = get("status")
-    if status not in STATUS_VALUES:
+    if type(status) is not str or status not in STATUS_VALUES:
         raise InvalidInput(
             f"job status {str(status)[:40]!r} is not one of {', '.join(sorted(STATUS_VALUES))}"
         )

@@ -95,7 +95,7 @@ def test_rfc3339_space_separator_is_canonicalised():
     ],
 )
 def test_iso_spellings_outside_rfc3339_are_refused(value):
-    with pytest.raises(InvalidInput, match="createdAt.*not an RFC 3339 time"):
+    with pytest.raises(InvalidInput, match=r"createdAt.*not an RFC 3339 time"):
         validate_record(make_record(createdAt=value))
 
 

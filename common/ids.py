@@ -7,6 +7,9 @@ import re
 from joblet_cluster.common.errors import InvalidInput
 
 MAX_ID_LENGTH = 128
+#: The whole rule as one anchored pattern, for schema validators (msgspec) that take a regex.
+SAFE_ID_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+SAFE_ID_RULE = f"1-{MAX_ID_LENGTH} of A-Z a-z 0-9 _ . -, starting with a letter or digit, no '..'"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
@@ -39,7 +42,6 @@ def check_id(value: object, what: str = "job id") -> str:
     if len(shown) > 80:
         shown = shown[:77] + "..."
     raise InvalidInput(
-        f"{what} {shown} is not a safe identifier (1-{MAX_ID_LENGTH} of A-Z a-z 0-9 _ . -, "
-        "starting with a letter or digit, no '..')",
+        f"{what} {shown} is not a safe identifier ({SAFE_ID_RULE})",
         code="INVALID_ID",
     )

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from joblet_cluster.common.errors import InvalidInput
-from joblet_cluster.common.ids import check_id
 from joblet_cluster.state._changes import Change
 from joblet_cluster.state._query import JobQuery
-from joblet_cluster.state._record import JobRecord, validate_record
+from joblet_cluster.state._record import JobRecord, SafeId, normalise, schema_error
 
 WRITE_OPS = frozenset({"create", "update", "delete"})
 OPS = frozenset({"create", "update", "delete", "get", "list", "sync", "ping", "watch", "unwatch"})
@@ -45,105 +45,134 @@ class Request:
     watch_id: Any = None  # unwatch
 
 
+# The wire shapes, decoded and checked in one pass (C code in msgspec): ``op`` picks the
+# shape, unknown fields (like the seeds' ``timestamp``) are ignored.
+class _Message(msgspec.Struct, tag_field="op", rename="camel"):
+    request_id: int | str
+
+
+class _Create(_Message, tag="create"):
+    job: JobRecord
+    job_id: SafeId | None = None
+
+
+class _Update(_Message, tag="update"):
+    job: JobRecord
+    job_id: SafeId | None = None
+
+
+class _Delete(_Message, tag="delete"):
+    job_id: SafeId
+
+
+class _Get(_Message, tag="get"):
+    job_id: SafeId
+
+
+class _List(_Message, tag="list"):
+    filter: dict[str, Any] | None = None
+
+
+class _Sync(_Message, tag="sync"):
+    node_id: SafeId
+    jobs: list[JobRecord] = msgspec.field(default_factory=list)
+    sync_id: SafeId | None = None
+    more: bool = False
+
+
+class _Ping(_Message, tag="ping"):
+    pass
+
+
+class _Watch(_Message, tag="watch"):
+    node_id: SafeId | None = None
+
+
+class _Unwatch(_Message, tag="unwatch"):
+    watch_id: int | str
+
+
+_DECODER = msgspec.json.Decoder(
+    _Create | _Update | _Delete | _Get | _List | _Sync | _Ping | _Watch | _Unwatch
+)
+
+
 def parse_request(line: bytes) -> Request:
     try:
-        message = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
+        message = _DECODER.decode(line)
+    except msgspec.ValidationError as exc:
+        raise _refusal(line, exc) from None
+    except msgspec.DecodeError as exc:
         raise ProtocolError("INVALID_JSON", f"request is not valid JSON ({exc})") from None
-    if not isinstance(message, dict):
-        raise ProtocolError("INVALID_REQUEST", "request must be a JSON object")
-    request_id = message.get("requestId")
-    if type(request_id) is not int and type(request_id) is not str:
-        raise ProtocolError("INVALID_REQUEST", "requestId is missing or not a string or integer")
-    op = message.get("op")
-    if op not in OPS:
-        raise ProtocolError(
-            "UNKNOWN_OP", f"op {str(op)[:40]!r} is not one of {', '.join(sorted(OPS))}", request_id
-        )
+    kind = type(message)
     try:
-        return _PARSERS[op](message, Request(op, request_id))
+        if kind is _Update or kind is _Create:
+            op = "update" if kind is _Update else "create"
+            record = normalise(message.job, fill_created=kind is _Create)
+            if message.job_id is not None and message.job_id != record["uuid"]:
+                raise InvalidInput(
+                    f"jobId {message.job_id!r} does not match job uuid {record['uuid']!r}"
+                )
+            return Request(op, message.request_id, Change(op, record["uuid"], record))
+        if kind is _Delete:
+            return Request("delete", message.request_id, Change("delete", message.job_id))
+        if kind is _Get:
+            return Request("get", message.request_id, job_id=message.job_id)
+        if kind is _List:
+            return Request("list", message.request_id, query=JobQuery.from_wire(message.filter))
+        if kind is _Sync:
+            return _sync_request(message)
+        if kind is _Watch:
+            return Request("watch", message.request_id, node_id=message.node_id)
+        if kind is _Unwatch:
+            return Request("unwatch", message.request_id, watch_id=message.watch_id)
+        return Request("ping", message.request_id)
     except InvalidInput as exc:
-        raise ProtocolError(exc.code, str(exc), request_id) from None
+        raise ProtocolError(exc.code, str(exc), message.request_id) from None
 
 
-def _parse_put(message: dict[str, Any], request: Request) -> Request:
-    record = validate_record(message.get("job"), fill_created=request.op == "create")
-    job_id = message.get("jobId")
-    if job_id is not None and job_id != record["uuid"]:
-        raise InvalidInput(f"jobId {str(job_id)[:80]!r} does not match job uuid {record['uuid']!r}")
-    request.change = Change(request.op, record["uuid"], record)  # type: ignore[arg-type]
-    return request
-
-
-def _parse_delete(message: dict[str, Any], request: Request) -> Request:
-    request.change = Change("delete", check_id(message.get("jobId")))
-    return request
-
-
-def _parse_get(message: dict[str, Any], request: Request) -> Request:
-    request.job_id = check_id(message.get("jobId"))
-    return request
-
-
-def _parse_list(message: dict[str, Any], request: Request) -> Request:
-    request.query = JobQuery.from_wire(message.get("filter"))
-    return request
-
-
-def _parse_sync(message: dict[str, Any], request: Request) -> Request:
-    node_id = check_id(message.get("nodeId"), "nodeId")
-    jobs = message.get("jobs", [])
-    if not isinstance(jobs, list):
-        raise InvalidInput("sync jobs must be a list of job records")
-    records = [validate_record(job, fill_created=True) for job in jobs]
+def _sync_request(message: _Sync) -> Request:
+    records = [normalise(job, fill_created=True) for job in message.jobs]
     for record in records:
-        if record["nodeId"] != node_id:
+        if record["nodeId"] != message.node_id:
             raise InvalidInput(
-                f"sync for node {node_id} holds job {record['uuid']} of node {record['nodeId']}"
+                f"sync for node {message.node_id} holds job {record['uuid']} "
+                f"of node {record['nodeId']}"
             )
-    sync_id = message.get("syncId")
-    if sync_id is not None:
-        check_id(sync_id, "syncId")
-    more = message.get("more", False)
-    if not isinstance(more, bool):
-        raise InvalidInput("sync more must be true or false")
-    if more and sync_id is None:
+    if message.more and message.sync_id is None:
         raise InvalidInput("a sync sent in parts (more: true) needs a syncId")
-    request.node_id, request.jobs, request.sync_id, request.more = node_id, records, sync_id, more
-    return request
+    return Request(
+        "sync",
+        message.request_id,
+        node_id=message.node_id,
+        jobs=records,
+        sync_id=message.sync_id,
+        more=message.more,
+    )
 
 
-def _parse_ping(message: dict[str, Any], request: Request) -> Request:
-    return request
-
-
-def _parse_watch(message: dict[str, Any], request: Request) -> Request:
-    node_id = message.get("nodeId")
-    if node_id is not None:
-        check_id(node_id, "nodeId")
-    request.node_id = node_id
-    return request
-
-
-def _parse_unwatch(message: dict[str, Any], request: Request) -> Request:
-    watch_id = message.get("watchId")
-    if watch_id is None or isinstance(watch_id, bool) or not isinstance(watch_id, str | int):
-        raise InvalidInput("unwatch needs the watchId (the requestId of the watch)")
-    request.watch_id = watch_id
-    return request
-
-
-_PARSERS = {
-    "create": _parse_put,
-    "update": _parse_put,
-    "delete": _parse_delete,
-    "get": _parse_get,
-    "list": _parse_list,
-    "sync": _parse_sync,
-    "ping": _parse_ping,
-    "watch": _parse_watch,
-    "unwatch": _parse_unwatch,
-}
+def _refusal(line: bytes, exc: msgspec.ValidationError) -> ProtocolError:
+    """Why a well-formed JSON line is not a request, answered under its requestId if any."""
+    try:
+        raw = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raw = None
+    if not isinstance(raw, dict):
+        return ProtocolError("INVALID_REQUEST", "request must be a JSON object")
+    request_id = raw.get("requestId")
+    if type(request_id) is not int and type(request_id) is not str:
+        request_id = None
+    detail = str(exc)
+    if "at `$.op`" in detail or detail.endswith("field `op`"):
+        return ProtocolError(
+            "UNKNOWN_OP",
+            f"op {str(raw.get('op'))[:40]!r} is not one of {', '.join(sorted(OPS))}",
+            request_id,
+        )
+    if request_id is None:
+        return ProtocolError("INVALID_REQUEST", "requestId is missing or not a string or integer")
+    error = schema_error(exc, "")
+    return ProtocolError(error.code, str(error), request_id)
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -1,41 +1,59 @@
 """The job record as stored and sent on the state IPC: a JSON object with camelCase keys.
 
 Records stay plain dicts end to end (wire, backends, watch events), so the hot path of
-the state service never converts between representations; :func:`validate_record` is the
-one gate every record from outside passes through.
+the state service never converts between representations. :class:`JobRecord` is the one
+schema every record from outside is checked against: by msgspec while a request is decoded
+(see ``_protocol``), or by :func:`validate_record` for records built in Python.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+import msgspec
+from msgspec import Meta
 
 from joblet_cluster.common.errors import InvalidInput
-from joblet_cluster.common.ids import check_id, is_safe_id
+from joblet_cluster.common.ids import SAFE_ID_PATTERN, SAFE_ID_RULE
 from joblet_cluster.state._lifecycle import STATUS_VALUES, check_transition
 
 MAX_VERSION = 2**63 - 1
 TIME_FIELDS = ("createdAt", "updatedAt", "startTime", "endTime", "scheduledTime")
 SECRET_MASK = "***"
 
+SafeId = Annotated[str, Meta(pattern=SAFE_ID_PATTERN)]
+Version = Annotated[int, Meta(gt=0, le=MAX_VERSION)]
+Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+Status = Literal[
+    "INITIALIZING", "SCHEDULED", "RUNNING", "COMPLETED", "FAILED", "STOPPED", "CANCELED"
+]
+#: Times arrive as RFC 3339 strings; :func:`normalise` rewrites them to the canonical form.
+Time = str | None
+
 
 class JobRecord(TypedDict):
-    uuid: str
-    nodeId: str
-    status: str
-    version: int
-    createdAt: str
-    updatedAt: NotRequired[str]
-    name: NotRequired[str]
-    command: NotRequired[str]
+    """The schema every record from outside is held to (checked in C by msgspec).
+
+    Fields not named here are dropped, so a peer can never store keys nobody validated.
+    """
+
+    uuid: SafeId
+    nodeId: SafeId
+    status: Status
+    version: Version
+    createdAt: NotRequired[Time]
+    updatedAt: NotRequired[Time]
+    startTime: NotRequired[Time]
+    endTime: NotRequired[Time]
+    scheduledTime: NotRequired[Time]
+    name: NotRequired[str | None]
+    command: NotRequired[str | None]
     args: NotRequired[list[str]]
-    startTime: NotRequired[str | None]
-    endTime: NotRequired[str | None]
-    scheduledTime: NotRequired[str | None]
-    exitCode: NotRequired[int | None]
-    pid: NotRequired[int | None]
-    error: NotRequired[str]
+    exitCode: NotRequired[Int64 | None]
+    pid: NotRequired[Int64 | None]
+    error: NotRequired[str | None]
     labels: NotRequired[dict[str, str]]
     environment: NotRequired[dict[str, str]]
     secretEnvironment: NotRequired[dict[str, str]]
@@ -91,77 +109,60 @@ def canonical_time(value: object, field: str) -> str:
     return canonical
 
 
-def _is_str_map(value: object) -> bool:
-    return type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items())
+def normalise(record: JobRecord, *, fill_created: bool = False) -> JobRecord:
+    """Finish a record that passed the schema: canonical times, masked secrets.
 
-
-def _wrong(field: str, expected: str, value: object) -> InvalidInput:
-    return InvalidInput(f"job {field} must be {expected}, got {type(value).__name__}")
-
-
-def validate_record(record: object, *, fill_created: bool = False) -> JobRecord:
-    """Check a record from outside and normalise it in place.
-
-    Ids must be safe, the status known, the version a positive integer, times RFC 3339
-    (rewritten to the canonical form), known fields of their type; unknown fields pass
-    through untouched for newer peers. Secret environment values never get past this
-    point: they are replaced by ``***``. ``fill_created`` stamps ``createdAt`` when a new
-    job arrives without one. Every change passes through here, hence the flat code.
+    Empty or null times are dropped; ``fill_created`` stamps ``createdAt`` on a new job
+    that arrived without one. Secret environment values never get past this point.
     """
-    if type(record) is not dict:
-        raise InvalidInput("job must be a JSON object")
     get = record.get
-    if not is_safe_id(get("uuid")):
-        check_id(get("uuid"), "job uuid")
-    if not is_safe_id(get("nodeId")):
-        check_id(get("nodeId"), "job nodeId")
-    status = get("status")
-    if type(status) is not str or status not in STATUS_VALUES:
-        raise InvalidInput(
-            f"job status {str(status)[:40]!r} is not one of {', '.join(sorted(STATUS_VALUES))}"
-        )
-    version = get("version")
-    if type(version) is not int or not 0 < version <= MAX_VERSION:
-        raise InvalidInput(f"job version must be a positive integer, got {str(version)[:40]!r}")
     for field in TIME_FIELDS:
         value = get(field)
         if value is None or value == "":
             if field in record:
-                del record[field]
+                del record[field]  # type: ignore[misc]
         else:
             canonical = canonical_time(value, field)
             if canonical != value:
-                record[field] = canonical
+                record[field] = canonical  # type: ignore[literal-required]
     if fill_created and "createdAt" not in record:
         record["createdAt"] = now()
-    for field in ("name", "command", "error"):
-        value = get(field)
-        if value is not None and type(value) is not str:
-            raise _wrong(field, "a string", value)
-    for field in ("exitCode", "pid"):
-        value = get(field)
-        if value is not None and type(value) is not int:
-            raise _wrong(field, "an integer", value)
-    value = get("args")
-    if value is not None:
-        if type(value) is not list:
-            raise _wrong("args", "a list of strings", value)
-        for arg in value:
-            if type(arg) is not str:
-                raise _wrong("args", "a list of strings", arg)
-    for field in ("labels", "environment"):
-        value = get(field)
-        if value is not None and not _is_str_map(value):
-            raise _wrong(field, "an object of string values", value)
-    value = get("secretEnvironment")
-    if value is not None:
-        if not _is_str_map(value):
-            raise _wrong("secretEnvironment", "an object of string values", value)
-        record["secretEnvironment"] = dict.fromkeys(value, SECRET_MASK)
-    value = get("resources")
-    if value is not None and type(value) is not dict:
-        raise _wrong("resources", "an object", value)
-    return record  # type: ignore[return-value]
+    secrets = get("secretEnvironment")
+    if secrets:
+        record["secretEnvironment"] = dict.fromkeys(secrets, SECRET_MASK)
+    return record
+
+
+def schema_error(exc: msgspec.ValidationError, prefix: str) -> InvalidInput:
+    """A schema failure as our error: the dotted field, what is wrong, the right code."""
+    text, _, where = str(exc).partition(" - at `$")
+    path = (prefix + where.rstrip("`").replace("[...]", "")).lstrip(".")
+    missing = _MISSING.match(text)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        return InvalidInput(f"{path} is missing")
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf in _ID_FIELDS:
+        return InvalidInput(f"{path} is not a safe identifier ({SAFE_ID_RULE})", code="INVALID_ID")
+    if path == prefix and text.startswith("Expected `object`"):
+        return InvalidInput(f"{prefix or 'request'} must be a JSON object")
+    return InvalidInput(f"{path}: {text}" if path else text)
+
+
+_MISSING = re.compile(r"Object missing required field `([^`]+)`")
+_ID_FIELDS = frozenset({"uuid", "nodeId", "jobId", "syncId"})
+
+
+def validate_record(record: object, *, fill_created: bool = False) -> JobRecord:
+    """Check a record from outside against the schema and :func:`normalise` it.
+
+    Returns a new dict; raises :class:`InvalidInput` naming the field that is wrong.
+    """
+    try:
+        checked = msgspec.convert(record, JobRecord)
+    except msgspec.ValidationError as exc:
+        raise schema_error(exc, "job") from None
+    return normalise(checked, fill_created=fill_created)
 
 
 def transition(record: JobRecord, status: str | None = None, **fields: Any) -> JobRecord:

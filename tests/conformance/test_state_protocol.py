@@ -164,7 +164,7 @@ async def test_invalid_records_are_refused_with_a_code(server: StateServer) -> N
             ({"op": "create", "job": {**job("ok"), "args": "ls"}}, "INVALID_REQUEST"),
             ({"op": "create", "jobId": "other", "job": job("ok")}, "INVALID_REQUEST"),
             ({"op": "create"}, "INVALID_REQUEST"),
-            ({"op": "get"}, "INVALID_ID"),
+            ({"op": "get"}, "INVALID_REQUEST"),
             ({"op": "delete", "jobId": "a/b"}, "INVALID_ID"),
             ({"op": "list", "filter": {"status": "DONE"}}, "INVALID_REQUEST"),
             ({"op": "list", "filter": {"cursor": "!!"}}, "INVALID_CURSOR"),

@@ -33,14 +33,14 @@ def error_of(record: object, **kwargs) -> InvalidInput:
     return info.value
 
 
-def test_a_valid_record_is_returned_itself_unchanged():
+def test_a_valid_record_is_returned_unchanged():
     record = make_record(name="build", args=["-v"], exitCode=None, pid=None)
     snapshot = copy.deepcopy(record)
 
     result = validate_record(record)
 
-    assert result is record
     assert result == snapshot
+    assert record == snapshot
 
 
 def test_record_must_be_a_json_object():
@@ -181,7 +181,7 @@ def test_fill_created_stamps_a_missing_created_at():
     del record["createdAt"]
     before = now()
 
-    validate_record(record, fill_created=True)
+    record = validate_record(record, fill_created=True)
 
     assert before <= record["createdAt"] <= now()
     assert canonical_time(record["createdAt"], "createdAt") == record["createdAt"]
@@ -244,7 +244,7 @@ def test_bad_ids_are_rejected_naming_the_field(field, value):
     error = error_of(make_record(**{field: value}))
 
     assert error.code == "INVALID_ID"
-    assert f"job {field}" in str(error)
+    assert f"job.{field}" in str(error)
 
 
 @pytest.mark.parametrize("field", ["uuid", "nodeId"])
@@ -252,21 +252,21 @@ def test_missing_ids_are_rejected_naming_the_field(field):
     record = make_record()
     del record[field]
 
-    assert f"job {field}" in str(error_of(record))
+    assert f"job.{field}" in str(error_of(record))
 
 
 @pytest.mark.parametrize("value", ["PENDING", "running", "", None, 3, True])
 def test_bad_status_is_rejected_naming_the_field(value):
     error = error_of(make_record(status=value))
 
-    assert "job status" in str(error)
+    assert "job.status" in str(error)
 
 
 @pytest.mark.parametrize("value", [[], ["RUNNING"], {}, {"RUNNING": 1}])
 def test_unhashable_status_is_invalid_input(value):
     error = error_of(make_record(status=value))
 
-    assert "job status" in str(error)
+    assert "job.status" in str(error)
 
 
 @pytest.mark.parametrize("status", sorted(STATUS_VALUES))
@@ -278,7 +278,7 @@ def test_every_known_status_is_accepted(status):
 def test_bad_version_is_rejected_naming_the_field(value):
     error = error_of(make_record(version=value))
 
-    assert "job version" in str(error)
+    assert "job.version" in str(error)
 
 
 @pytest.mark.parametrize("value", [1, 2, MAX_VERSION])
@@ -290,7 +290,7 @@ def test_missing_version_is_rejected():
     record = make_record()
     del record["version"]
 
-    assert "job version" in str(error_of(record))
+    assert "job.version" in str(error_of(record))
 
 
 # --- typed fields -----------------------------------------------------------------------
@@ -331,7 +331,8 @@ def test_missing_version_is_rejected():
 def test_wrong_types_are_rejected_naming_the_field(field, value):
     error = error_of(make_record(**{field: value}))
 
-    assert f"job {field} must be" in str(error)
+    assert str(error).startswith(f"job.{field}")
+    assert "Expected" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -351,7 +352,7 @@ def test_typed_fields_accept_their_types_and_null(fields):
     assert validate_record(record) == snapshot
 
 
-def test_unknown_fields_pass_through_untouched():
+def test_unknown_fields_are_dropped():
     extra = {
         "runtime": "python-3.12",
         "gpuIndices": [0, 1],
@@ -360,8 +361,7 @@ def test_unknown_fields_pass_through_untouched():
     }
     record = validate_record(make_record(**copy.deepcopy(extra)))
 
-    for key, value in extra.items():
-        assert record[key] == value
+    assert record == make_record()
 
 
 # --- property: never anything but InvalidInput ------------------------------------------
@@ -425,7 +425,6 @@ def test_any_json_object_validates_or_raises_invalid_input(record, fill_created)
         result = validate_record(record, fill_created=fill_created)
     except InvalidInput:
         return
-    assert result is record
     for field in TIME_FIELDS:
         if field in result:
             value = result[field]

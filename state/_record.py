@@ -17,7 +17,7 @@ from msgspec import Meta
 
 from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.common.ids import SAFE_ID_PATTERN, SAFE_ID_RULE
-from joblet_cluster.state._lifecycle import STATUS_VALUES, check_transition
+from joblet_cluster.state._lifecycle import check_transition
 
 MAX_VERSION = 2**63 - 1
 TIME_FIELDS = ("createdAt", "updatedAt", "startTime", "endTime", "scheduledTime")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from joblet_cluster.common.errors import ConfigError
-from joblet_cluster.common.ids import is_safe_id
+from joblet_cluster.common.ids import SAFE_ID_RULE, is_safe_id
 
 ENV_VAR = "JOBLET_CONFIG_PATH"
 STANDARD_PATHS = (
@@ -146,16 +146,16 @@ class PersistConfig:
 
 @dataclass(frozen=True)
 class SecurityConfig:
-    server_cert: str = _key("serverCert", default="", secret=True)
-    server_key: str = _key("serverKey", default="", secret=True)
-    ca_cert: str = _key("caCert", default="", secret=True)
+    server_cert: str = _key("serverCert", default="", secret=True, path=True)  # PEM or file
+    server_key: str = _key("serverKey", default="", secret=True, path=True)
+    ca_cert: str = _key("caCert", default="", secret=True, path=True)
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "WARN", "ERROR"] = _key("level", default="INFO")
     format: Literal["text", "json"] = _key("format", default="text")
-    output: str = _key("output", default="stdout")
+    output: str = _key("output", default="stdout", path=True)  # stdout, stderr or a file
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,7 @@ class _Builder:
                     self.fail(dotted, "required value is missing")
                 continue
             value = self.convert(hints[f.name], data[key], dotted)
-            if f.metadata.get("path") and isinstance(value, str) and value:
+            if f.metadata.get("path") and _is_file_path(value):
                 value = str(self.base / Path(value).expanduser())
             values[f.name] = value
         return cls(**values)
@@ -304,6 +304,15 @@ class _Builder:
         raise TypeError(f"config field {key} has an unsupported type {hint}")
 
 
+def _is_file_path(value: Any) -> bool:
+    """Path-valued keys may also hold a stream name or inline PEM text: those stay as given."""
+    return (
+        isinstance(value, str)
+        and value not in ("", "stdout", "stderr")
+        and not value.lstrip().startswith("-----BEGIN")
+    )
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing (null)"
@@ -326,8 +335,7 @@ def _check_cross_fields(config: Config, where: str) -> None:
     if not is_safe_id(config.server.node_id):
         fail(
             "server.nodeId",
-            f"{config.server.node_id!r} is not a safe identifier "
-            "(letters, digits, _ . -; starting with a letter or digit)",
+            f"{config.server.node_id!r} is not a safe identifier ({SAFE_ID_RULE})",
         )
     if not 0 < config.server.port < 65536:
         fail("server.port", f"{config.server.port} is not a TCP port (1-65535)")

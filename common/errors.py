@@ -55,13 +55,13 @@ class StateError(JobletError):
         return f"{self.code}: {self.args[0]}"
 
     @classmethod
-    def from_wire(cls, error: str) -> StateError:
-        """Rebuild the typed error from a response's ``"CODE: message"`` string."""
+    def from_wire(cls, error: str, version: int | None = None) -> StateError:
+        """Rebuild the typed error from a response's ``"CODE: message"`` and ``version``."""
         code, separator, message = error.partition(": ")
         if not separator:
-            return StateError(error)
+            return StateError(error, version=version)
         subclass = _BY_CODE.get(code, StateError)
-        return subclass(message, code)
+        return subclass(message, code, version=version)
 
 
 class StaleVersion(StateError):

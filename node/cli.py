@@ -30,8 +30,8 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Config file (default: $JOBLET_CONFIG_PATH, then "
-        "./joblet-config.yml, /opt/joblet/config/joblet-config.yml).",
+        help="Config file (default: $JOBLET_CONFIG_PATH, then ./joblet-config.yml, "
+        "/opt/joblet/config/joblet-config.yml, /etc/joblet/joblet-config.yml).",
         show_default=False,
     ),
 ]

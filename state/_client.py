@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from joblet_cluster.common.errors import NotFound, StateError, StateUnavailable
-from joblet_cluster.state._record import JobRecord
+from joblet_cluster.state._record import JobRecord, now
 
 log = logging.getLogger("joblet.state.client")
 
@@ -219,6 +219,8 @@ class StateClient:
     def _enqueue_change(self, op: str, target: JobRecord | str) -> asyncio.Future[ChangeResult]:
         if op in ("update", "create"):
             assert isinstance(target, dict)
+            if op == "create" and "createdAt" not in target:
+                target = {**target, "createdAt": now()}  # so a resync restores the same time
             return self._enqueue(
                 {"op": op, "job": target}, op, job_id=target["uuid"], record=target
             )
@@ -337,7 +339,7 @@ class StateClient:
         future = call.future
         if message.get("success"):
             if call.op in ("create", "update"):
-                self._acked[call.job_id] = call.record  # type: ignore[index,assignment]
+                self._remember(call.job_id, call.record)  # type: ignore[arg-type]
                 result: Any = ChangeResult(True, message.get("version"))
             elif call.op == "delete":
                 self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
@@ -347,7 +349,9 @@ class StateClient:
             if not future.done():
                 future.set_result(result)
         else:
-            error = StateError.from_wire(str(message.get("error", "INTERNAL: no error given")))
+            error = StateError.from_wire(
+                str(message.get("error", "INTERNAL: no error given")), message.get("version")
+            )
             if call.op in ("create", "update", "delete") and (
                 error.code == "STALE_VERSION"
                 or (call.op == "delete" and error.code == "NOT_FOUND" and call.retried)
@@ -368,6 +372,14 @@ class StateClient:
         if not self._inflight and not self._queue:
             self._idle = True
             self._drained.set()
+
+    def _remember(self, job_id: str, record: JobRecord) -> None:
+        """Keep the acknowledged record for a resync, with the createdAt the store holds."""
+        if "createdAt" not in record:
+            previous = self._acked.get(job_id)
+            if previous is not None and "createdAt" in previous:
+                record = {**record, "createdAt": previous["createdAt"]}
+        self._acked[job_id] = record
 
     # -- the connection --------------------------------------------------------------------
     async def _supervise(self) -> None:

@@ -122,7 +122,7 @@ def normalise(record: JobRecord, *, fill_created: bool = False) -> JobRecord:
             if field in record:
                 del record[field]  # type: ignore[misc]
         else:
-            canonical = canonical_time(value, field)
+            canonical = canonical_time(value, f"job.{field}")
             if canonical != value:
                 record[field] = canonical  # type: ignore[literal-required]
     if fill_created and "createdAt" not in record:

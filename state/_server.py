@@ -88,6 +88,12 @@ class StateServer:
                 f"state.socket: path {self.path} is longer than a unix socket allows (107 bytes)"
             )
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.path.parent.stat().st_mode & 0o077:
+            log.warning(
+                "%s is open to other users; the socket itself is 0600, but a private "
+                "(0700) run directory is safer",
+                self.path.parent,
+            )
         _remove_stale_socket(self.path)
         loop = asyncio.get_running_loop()
         old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
@@ -456,6 +462,7 @@ class _Connection(asyncio.Protocol):
                 "unchanged": result.unchanged,
                 "deleted": result.deleted,
                 "stale": result.stale,
+                "conflicts": result.conflicts,
             }
         )
 

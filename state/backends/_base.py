@@ -28,6 +28,7 @@ class SyncResult:
     unchanged: int = 0
     deleted: int = 0
     stale: list[str] = field(default_factory=list)  # jobs the store holds at a newer version
+    conflicts: list[str] = field(default_factory=list)  # ids stored as another node's jobs
 
 
 class StateBackend(Protocol):
@@ -44,7 +45,11 @@ class StateBackend(Protocol):
     async def list(self, query: JobQuery) -> JobPage: ...
 
     async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> SyncResult:
-        """Make ``node_id``'s jobs exactly ``jobs`` (newer stored versions are kept)."""
+        """Make ``node_id``'s jobs exactly ``jobs``: the owner's word, without lifecycle checks.
+
+        Newer stored versions are kept (``stale``), ``createdAt`` never changes, and an id
+        stored as another node's job is left alone (``conflicts``).
+        """
 
     async def count(self) -> int: ...
 

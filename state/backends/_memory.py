@@ -102,6 +102,9 @@ class MemoryBackend:
             if stored is None:
                 self._insert(record)
                 result.created += 1
+            elif stored["nodeId"] != node_id:
+                result.conflicts.append(job_id)
+                continue
             elif record["version"] < stored["version"]:
                 result.stale.append(job_id)
                 continue
@@ -109,8 +112,7 @@ class MemoryBackend:
                 result.unchanged += 1
                 continue
             else:
-                if "createdAt" not in record:
-                    record["createdAt"] = stored["createdAt"]
+                record["createdAt"] = stored["createdAt"]  # never changes, not even by sync
                 self._replace(stored, record)
                 result.updated += 1
             self._publish("put", record)
@@ -165,10 +167,10 @@ class MemoryBackend:
 
     def _remove(self, stored: JobRecord) -> None:
         key = (stored["createdAt"], stored["uuid"])
-        del self._jobs[stored["uuid"]]
         self._all.remove(key)
         self._by_status[stored["status"]].remove(key)
         self._by_node[stored["nodeId"]].remove(key)
+        del self._jobs[stored["uuid"]]
 
     def _sources(self, query: JobQuery) -> list[SortedList]:
         """The smallest set of indexes whose union holds every job the query can match."""

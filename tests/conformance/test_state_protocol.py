@@ -426,3 +426,41 @@ async def test_ping_describes_the_service(client: StateClient, backend_name: str
     assert info["backend"] == backend_name
     assert isinstance(info["instanceId"], str) and len(info["instanceId"]) == 32
     assert isinstance(info["durable"], bool)
+
+
+async def test_sync_never_moves_created_at_and_keeps_indexes_whole(server: StateServer) -> None:
+    raw = await RawConnection.open(server.path)
+    try:
+        for version in (1, 2):
+            record = job("nc", version=version)
+            del record["createdAt"]
+            answer = await raw.request(
+                {"op": "sync", "requestId": version, "nodeId": "node-1", "jobs": [record]}
+            )
+            assert answer["success"], answer
+        stored = await raw.request({"op": "get", "requestId": 3, "jobId": "nc"})
+        created = stored["job"]["createdAt"]
+        page = await raw.request({"op": "list", "requestId": 4, "filter": {"nodeId": "node-1"}})
+        assert [j["createdAt"] for j in page["jobs"]] == [created]
+        assert (await raw.request({"op": "delete", "requestId": 5, "jobId": "nc"}))["success"]
+        assert (await raw.request({"op": "list", "requestId": 6}))["jobs"] == []
+    finally:
+        await raw.close()
+
+
+async def test_sync_leaves_another_nodes_job_alone(client: StateClient) -> None:
+    await client.create(job("owned", node="node-2"))
+    result = await client.sync("node-1", [job("owned", node="node-1", version=9)])
+    assert result["conflicts"] == ["owned"] and result["created"] == 0
+    stored = await client.get("owned")
+    assert stored is not None and stored["nodeId"] == "node-2" and stored["version"] == 1
+    assert [j["uuid"] for j in await list_all(client, nodeId="node-2")] == ["owned"]
+    assert await list_all(client, nodeId="node-1") == []
+
+
+async def test_refusals_carry_the_stored_version(client: StateClient) -> None:
+    await client.create(job("rv", status="RUNNING", version=4))
+    await client.update(job("rv", status="COMPLETED", version=5))
+    with pytest.raises(IllegalTransition) as caught:
+        await client.update(job("rv", status="RUNNING", version=6))
+    assert caught.value.version == 5

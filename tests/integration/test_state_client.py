@@ -147,6 +147,29 @@ async def test_reads_wait_for_a_restarted_service(sock_dir: Path) -> None:
     assert stop(proc) == 0
 
 
+async def test_a_resync_restores_the_same_created_at(sock_dir: Path) -> None:
+    """A job created without createdAt keeps the time it got, across a lossy restart."""
+    config = write_config(sock_dir)
+    sock = sock_dir / "run" / "state.sock"
+    proc = start_state(config)
+    wait_for_socket(sock, proc)
+    async with StateClient(sock, node_id="node-1") as client:
+        first = versions_of("ca-1", 2)
+        for record in first:
+            del record["createdAt"]
+        await client.create(first[0])
+        await client.update(first[1])
+        created = (await client.get("ca-1"))["createdAt"]  # type: ignore[index]
+        stop(proc, signal.SIGKILL)
+        proc = start_state(config)
+        wait_for_socket(sock, proc)
+        await wait_until(lambda: client.resyncs == 1, 15, "the client to resync")
+        restored = await asyncio.wait_for(client.get("ca-1"), 15)
+        assert restored is not None
+        assert restored["createdAt"] == created and restored["version"] == 2
+    assert stop(proc) == 0
+
+
 async def test_watch_ends_with_a_clear_error_when_the_service_stops(sock_dir: Path) -> None:
     config = write_config(sock_dir)
     sock = sock_dir / "run" / "state.sock"

@@ -85,7 +85,11 @@ FULL: dict = {
             },
         },
     },
-    "security": {"serverCert": "CERT-PEM", "serverKey": "KEY-PEM", "caCert": "CA-PEM"},
+    "security": {
+        "serverCert": "-----BEGIN CERT-----\nCERT-PEM\n-----END CERT-----\n",
+        "serverKey": "-----BEGIN KEY-----\nKEY-PEM\n-----END KEY-----\n",
+        "caCert": "-----BEGIN CA-----\nCA-PEM\n-----END CA-----\n",
+    },
     "logging": {"level": "DEBUG", "format": "json", "output": "stderr"},
 }
 
@@ -161,9 +165,9 @@ def test_every_section_and_key_loads_under_its_yaml_name(tmp_path):
     assert cfg.state.storage.redis.password == "redis-pass"
     assert cfg.state.storage.dynamodb.ttl_enabled is False
     assert cfg.persist.storage.cloudwatch.metric_dimensions == {"env": "prod", "team": "infra"}
-    assert cfg.security.server_cert == "CERT-PEM"
-    assert cfg.security.server_key == "KEY-PEM"
-    assert cfg.security.ca_cert == "CA-PEM"
+    assert cfg.security.server_cert == "-----BEGIN CERT-----\nCERT-PEM\n-----END CERT-----\n"
+    assert cfg.security.server_key == "-----BEGIN KEY-----\nKEY-PEM\n-----END KEY-----\n"
+    assert cfg.security.ca_cert == "-----BEGIN CA-----\nCA-PEM\n-----END CA-----\n"
 
 
 def test_a_null_section_takes_its_defaults(tmp_path):
@@ -425,11 +429,10 @@ def test_absolute_and_home_paths_are_kept(tmp_path, monkeypatch):
 
 
 def test_non_path_strings_are_not_resolved(tmp_path):
-    text = "server:\n  nodeId: n1\n  address: localhost\nlogging:\n  output: app.log\n"
+    text = "server:\n  nodeId: n1\n  address: localhost\n"
     cfg = load_config(write(tmp_path, text))
 
     assert cfg.server.address == "localhost"
-    assert cfg.logging.output == "app.log"
 
 
 def test_config_from_dict_resolves_against_the_given_base(tmp_path):
@@ -625,7 +628,7 @@ def test_to_dict_unmasked_round_trips_through_parse_config(tmp_path):
     again = parse_config(text, tmp_path / "other" / "joblet-config.yml")
 
     assert again == original
-    assert again.security.server_key == "KEY-PEM"
+    assert again.security.server_key == "-----BEGIN KEY-----\nKEY-PEM\n-----END KEY-----\n"
 
 
 def test_to_dict_round_trips_a_config_with_relative_paths(tmp_path):
@@ -678,3 +681,20 @@ def test_cli_config_check_rejects_a_bad_file_with_one_line_naming_the_key(tmp_pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"joblet: {path}: server.prot: unknown key")
+
+
+def test_file_paths_resolve_against_the_config_folder_but_pem_and_streams_stay(tmp_path):
+    nested = tmp_path / "etc"
+    nested.mkdir()
+    text = (
+        "server: {nodeId: n1}\n"
+        "security: {serverCert: certs/server.pem, caCert: '-----BEGIN CERTIFICATE-----'}\n"
+        "logging: {output: logs/joblet.log}\n"
+    )
+    cfg = load_config(write(nested, text))
+
+    assert cfg.security.server_cert == str(nested / "certs" / "server.pem")
+    assert cfg.security.ca_cert == "-----BEGIN CERTIFICATE-----"
+    assert cfg.logging.output == str(nested / "logs" / "joblet.log")
+    stream = load_config(write(nested, "server: {nodeId: n1}\nlogging: {output: stderr}\n"))
+    assert stream.logging.output == "stderr"

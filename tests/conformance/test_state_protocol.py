@@ -7,6 +7,7 @@ hand; the ``backend`` fixture is parametrised over every backend (tests/conftest
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import orjson
@@ -464,3 +465,32 @@ async def test_refusals_carry_the_stored_version(client: StateClient) -> None:
     with pytest.raises(IllegalTransition) as caught:
         await client.update(job("rv", status="RUNNING", version=6))
     assert caught.value.version == 5
+
+
+async def test_a_watcher_that_stops_reading_is_cut_off_not_the_service(
+    server: StateServer, client: StateClient
+) -> None:
+    """Watch output is bounded: a reader that falls 16 MiB behind loses its watch only."""
+    loop = asyncio.get_running_loop()
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stuck.setblocking(False)
+    await loop.sock_connect(stuck, str(server.path))
+    try:
+        await loop.sock_sendall(stuck, b'{"op":"watch","requestId":"slow"}\n')
+        big = {"blob": "x" * 65_536}
+        futures = [await client.send("create", job(f"big-{i}", labels=big)) for i in range(400)]
+        results = await asyncio.gather(*futures)
+        assert all(r.applied for r in results), "writers are never held back by a watcher"
+        received = bytearray()
+        deadline = loop.time() + 30
+        while b"WATCH_OVERFLOW" not in received[-4096:]:  # drain what was queued for it
+            assert loop.time() < deadline, "no WATCH_OVERFLOW for a reader 26 MB behind"
+            received += await asyncio.wait_for(loop.sock_recv(stuck, 1 << 20), 30)
+        last = orjson.loads(bytes(received).rstrip(b"\n").rsplit(b"\n", 1)[-1])
+        assert last["requestId"] == "slow"
+        assert last["error"].startswith("WATCH_OVERFLOW: ")
+        events = received.count(b'"event":"put"')
+        assert 0 < events < 400, "the watch was cut off part-way"
+    finally:
+        stuck.close()
+    assert len(await list_all(client)) == 400

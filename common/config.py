@@ -112,9 +112,26 @@ class PersistDirConfig:
 
 
 @dataclass(frozen=True)
+class RotationConfig:
+    max_size_mb: int = _key("max_size_mb", default=100)  # a stream's file rolls over past this
+    max_files: int = _key("max_files", default=10)  # rolled files kept per stream
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    logs_days: int = _key("logs_days", default=7)  # 0: keep forever
+    metrics_days: int = _key("metrics_days", default=30)
+    cleanup_interval_seconds: int = _key("cleanup_interval_seconds", default=3600)
+
+
+@dataclass(frozen=True)
 class PersistLocalConfig:
     logs: PersistDirConfig = _key("logs", factory=PersistDirConfig)
     metrics: PersistDirConfig = _key("metrics", factory=PersistDirConfig)
+    compression_level: int = _key("compression_level", default=6)
+    max_open_files: int = _key("max_open_files", default=256)
+    rotation: RotationConfig = _key("rotation", factory=RotationConfig)
+    retention: RetentionConfig = _key("retention", factory=RetentionConfig)
 
 
 @dataclass(frozen=True)
@@ -138,10 +155,29 @@ class PersistStorageConfig:
 
 
 @dataclass(frozen=True)
+class EndpointConfig:
+    enabled: bool = _key("enabled", default=True)
+    address: str = _key("address", default="127.0.0.1")
+    port: int = _key("port", default=0)
+    path: str = _key("path", default="/")
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    prometheus: EndpointConfig = _key(
+        "prometheus", factory=lambda: EndpointConfig(port=9092, path="/metrics")
+    )
+    health: EndpointConfig = _key(
+        "health", factory=lambda: EndpointConfig(port=9093, path="/health")
+    )
+
+
+@dataclass(frozen=True)
 class PersistConfig:
     server: PersistServerConfig = _key("server", factory=PersistServerConfig)
     ipc: PersistIPCConfig = _key("ipc", factory=PersistIPCConfig)
     storage: PersistStorageConfig = _key("storage", factory=PersistStorageConfig)
+    monitoring: MonitoringConfig = _key("monitoring", factory=MonitoringConfig)
 
 
 @dataclass(frozen=True)
@@ -347,3 +383,23 @@ def _check_cross_fields(config: Config, where: str) -> None:
         fail("state.socket", "must name a socket path")
     if config.persist.ipc.max_message_size < 1024:
         fail("persist.ipc.max_message_size", "must be at least 1024 bytes")
+    local = config.persist.storage.local
+    if not 0 <= local.compression_level <= 9:
+        fail("persist.storage.local.compression_level", "must be from 0 (none) to 9 (smallest)")
+    if local.max_open_files < 2:
+        fail("persist.storage.local.max_open_files", "must be at least 2")
+    if local.rotation.max_size_mb < 1:
+        fail("persist.storage.local.rotation.max_size_mb", "must be at least 1")
+    if local.rotation.max_files < 0:
+        fail("persist.storage.local.rotation.max_files", "must not be negative")
+    for key in ("logs_days", "metrics_days"):
+        if getattr(local.retention, key) < 0:
+            fail(f"persist.storage.local.retention.{key}", "must not be negative (0 keeps forever)")
+    if local.retention.cleanup_interval_seconds < 1:
+        fail("persist.storage.local.retention.cleanup_interval_seconds", "must be at least 1")
+    for name in ("prometheus", "health"):
+        endpoint = getattr(config.persist.monitoring, name)
+        if not 0 <= endpoint.port < 65536:
+            fail(f"persist.monitoring.{name}.port", f"{endpoint.port} is not a TCP port")
+        if not endpoint.path.startswith("/"):
+            fail(f"persist.monitoring.{name}.path", "must start with /")

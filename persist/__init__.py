@@ -1,0 +1,1 @@
+"""The persist service: lossless ingestion of job logs and metrics, storage, queries."""

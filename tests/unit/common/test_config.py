@@ -72,6 +72,10 @@ FULL: dict = {
             "local": {
                 "logs": {"directory": "/srv/joblet/logs", "format": "jsonl.gz"},
                 "metrics": {"directory": "/srv/joblet/metrics", "format": "jsonl.gz"},
+                "compression_level": 3,
+                "max_open_files": 64,
+                "rotation": {"max_size_mb": 5, "max_files": 2},
+                "retention": {"logs_days": 2, "metrics_days": 4, "cleanup_interval_seconds": 60},
             },
             "cloudwatch": {
                 "region": "us-east-2",
@@ -83,6 +87,10 @@ FULL: dict = {
                 "log_retention_days": 3,
                 "endpoint_url": "http://localhost:4566",
             },
+        },
+        "monitoring": {
+            "prometheus": {"enabled": False, "address": "0.0.0.0", "port": 9192, "path": "/m"},
+            "health": {"enabled": True, "address": "127.0.0.2", "port": 9193, "path": "/h"},
         },
     },
     "security": {

@@ -14,8 +14,14 @@ def test_committed_modules_equal_fresh_generation():
     assert generate.stale_files() == []
 
 
-def test_every_generated_module_is_committed():
-    assert set(generate.committed()) == {"joblet_pb2.py", "joblet_pb2.pyi", "joblet_pb2_grpc.py"}
+def test_every_source_has_its_generated_modules_committed():
+    expected = {
+        f"{source.stem}{suffix}"
+        for source in generate.sources()
+        for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+    }
+    assert {s.name for s in generate.sources()} == {"joblet.proto", "persist.proto"}
+    assert set(generate.committed()) == expected
 
 
 def test_generated_grpc_module_imports_from_our_package():

@@ -12,6 +12,7 @@ class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MESSAGE_TYPE_UNSPECIFIED: _ClassVar[MessageType]
     LOG: _ClassVar[MessageType]
     METRIC: _ClassVar[MessageType]
+    END_OF_JOB: _ClassVar[MessageType]
     LOG_BATCH: _ClassVar[MessageType]
     METRIC_BATCH: _ClassVar[MessageType]
     ACK: _ClassVar[MessageType]
@@ -25,6 +26,7 @@ class StreamType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 MESSAGE_TYPE_UNSPECIFIED: MessageType
 LOG: MessageType
 METRIC: MessageType
+END_OF_JOB: MessageType
 LOG_BATCH: MessageType
 METRIC_BATCH: MessageType
 ACK: MessageType

@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
-import stat
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +20,8 @@ from typing import Any
 
 import orjson
 
-from joblet_cluster.common.errors import ConfigError, JobletError, StateError
+from joblet_cluster.common.errors import JobletError
+from joblet_cluster.common.unix import listen_unix, remove_socket
 from joblet_cluster.state._protocol import (
     MAX_SYNC_JOBS,
     WRITE_OPS,
@@ -83,25 +82,7 @@ class StateServer:
     async def start(self) -> None:
         if self._server is not None or self._closed.is_set():
             raise JobletError("state server: start() called twice")
-        if len(os.fsencode(self.path)) > 107:
-            raise ConfigError(
-                f"state.socket: path {self.path} is longer than a unix socket allows (107 bytes)"
-            )
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if self.path.parent.stat().st_mode & 0o077:
-            log.warning(
-                "%s is open to other users; the socket itself is 0600, but a private "
-                "(0700) run directory is safer",
-                self.path.parent,
-            )
-        _remove_stale_socket(self.path)
-        loop = asyncio.get_running_loop()
-        old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
-        try:
-            self._server = await loop.create_unix_server(lambda: _Connection(self), str(self.path))
-        finally:
-            os.umask(old_umask)
-        os.chmod(self.path, 0o600)
+        self._server = await listen_unix(self.path, lambda: _Connection(self), "state.socket")
 
     async def close(self) -> None:
         """Stop accepting, answer what was read, close the connections, remove the socket."""
@@ -124,9 +105,7 @@ class StateServer:
                     waiter.cancel()
         for connection in connections:
             connection.abort()
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(self.path.stat().st_mode):
-                self.path.unlink()
+        remove_socket(self.path)
         await self._server.wait_closed()
         self._closed.set()
 
@@ -143,26 +122,6 @@ class StateServer:
             "uptimeSeconds": round(time.monotonic() - self.started_at, 3),
             "connections": len(self._connections),
         }
-
-
-def _remove_stale_socket(path: Path) -> None:
-    """Replace a socket left by a dead service; refuse to touch anything else."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise ConfigError(f"state.socket: {path} exists and is not a socket; not replacing it")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        log.info("replacing stale socket %s", path)
-        path.unlink(missing_ok=True)
-        return
-    finally:
-        probe.close()
-    raise StateError(f"another state service is listening on {path}", "ADDRESS_IN_USE")
 
 
 class _Connection(asyncio.Protocol):

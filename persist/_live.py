@@ -1,0 +1,90 @@
+"""Lines as they are stored, for followers of running jobs (``QueryLogs`` with follow).
+
+The ingestion core publishes every line right after it is durably written; a follower
+subscribes before it reads history, so nothing falls between the two. Each subscription
+is bounded: a follower that falls too far behind is marked ``overflowed`` and goes back
+to storage for what it missed, instead of making ingestion wait or dropping lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+
+from joblet_cluster.proto.persist_pb2 import LogLine
+
+MAX_BUFFERED = 100_000  # lines held for one follower before it must re-read storage
+
+
+class Subscription:
+    def __init__(self, feed: LiveFeed, job_id: str) -> None:
+        self._feed = feed
+        self.job_id = job_id
+        self.lines: deque[LogLine] = deque()
+        self.ended = False
+        self.overflowed = False
+        self._wakeup = asyncio.Event()
+
+    def _push(self, lines: Sequence[LogLine]) -> None:
+        if self.overflowed:
+            return
+        if len(self.lines) + len(lines) > MAX_BUFFERED:
+            self.overflowed = True
+            self.lines.clear()
+        else:
+            self.lines.extend(lines)
+        self._wakeup.set()
+
+    def _end(self) -> None:
+        self.ended = True
+        self._wakeup.set()
+
+    async def wait(self) -> None:
+        """Until new lines, the end of the job, or an overflow."""
+        if self.lines or self.ended or self.overflowed:
+            return
+        self._wakeup.clear()
+        await self._wakeup.wait()
+
+    def take(self) -> list[LogLine]:
+        taken = list(self.lines)
+        self.lines.clear()
+        return taken
+
+    def close(self) -> None:
+        self._feed._unsubscribe(self)
+
+
+class LiveFeed:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._ended: set[str] = set()
+
+    def subscribe(self, job_id: str) -> Subscription:
+        subscription = Subscription(self, job_id)
+        self._subscribers.setdefault(job_id, set()).add(subscription)
+        if job_id in self._ended:
+            subscription._end()
+        return subscription
+
+    def publish(self, job_id: str, lines: Sequence[LogLine]) -> None:
+        for subscription in self._subscribers.get(job_id, ()):
+            subscription._push(lines)
+
+    def end(self, job_id: str) -> None:
+        """The job's output is complete: current and future followers finish."""
+        self._ended.add(job_id)
+        for subscription in self._subscribers.get(job_id, ()):
+            subscription._end()
+
+    def forget(self, job_id: str) -> None:
+        """The job's data was deleted."""
+        self._ended.discard(job_id)
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._subscribers.get(subscription.job_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.job_id]

@@ -60,6 +60,17 @@ class PersistMetrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
+    def total(self, sample: str) -> int:
+        """A counter's value, summed over its labels (GetStats reports these)."""
+        return int(
+            sum(
+                s.value
+                for metric in self.registry.collect()
+                for s in metric.samples
+                if s.name == sample
+            )
+        )
+
 
 Handler = Callable[[], Awaitable[tuple[int, str, bytes]]]
 

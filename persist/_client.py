@@ -1,0 +1,333 @@
+"""The node's client for persist: numbered lines out, nothing lost on the way.
+
+Every line gets the next sequence of its job and stream, goes into a bounded replay
+buffer, and is sent in batches. Persist acknowledges, per job and stream, the highest
+sequence it has durably stored; only then does a line leave the buffer. After a
+reconnect (persist restarted, or the socket broke) everything unacknowledged is sent
+again, in order: persist drops what it already has. A full buffer makes ``log`` wait
+(back-pressure): a line is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Iterable
+
+from joblet_cluster.common.errors import JobletError
+from joblet_cluster.persist._framing import FrameDecoder, FrameTooLarge, encode_frame
+from joblet_cluster.persist.backends import METRICS
+from joblet_cluster.proto.persist_pb2 import (
+    ACK,
+    END_OF_JOB,
+    LOG_BATCH,
+    METRIC_BATCH,
+    Ack,
+    IPCMessage,
+    LogBatch,
+    LogLine,
+    Metric,
+    MetricBatch,
+)
+
+log = logging.getLogger("joblet.persist.client")
+
+Key = tuple[str, int]
+
+
+class PersistUnavailable(JobletError):
+    """The persist service cannot be reached, or the client is closed."""
+
+
+class PersistClient:
+    """Use as ``async with PersistClient(path) as persist: await persist.log(...)``.
+
+    ``max_unacked`` bounds lines and samples held for replay; ``batch_lines`` bounds one
+    frame. Lines of one job and stream must come from one client (it numbers them).
+    """
+
+    def __init__(
+        self,
+        socket_path: str | os.PathLike[str],
+        *,
+        max_unacked: int = 200_000,
+        batch_lines: int = 2000,
+        max_frame_bytes: int = 4 * 1024 * 1024,
+        connect_timeout: float = 10.0,
+        backoff_max: float = 2.0,
+    ) -> None:
+        self.socket_path = str(socket_path)
+        self.max_unacked = max_unacked
+        self.batch_lines = batch_lines
+        self.max_frame_bytes = max_frame_bytes
+        self.connect_timeout = connect_timeout
+        self.backoff_max = backoff_max
+        self.resends = 0
+        self.reconnects = 0
+        self._next: dict[Key, int] = {}
+        self._unacked: dict[Key, deque[LogLine | Metric]] = {}
+        self._count = 0
+        self._queue: deque[LogLine | Metric | str] = deque()  # a str is an end-of-job marker
+        self._ended: dict[str, None] = {}
+        self._room = asyncio.Event()
+        self._room.set()
+        self._work = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._protocol: _Protocol | None = None
+        self._connected = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._state = "new"
+
+    async def __aenter__(self) -> PersistClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self._state != "new":
+            raise PersistUnavailable("persist client: start() called twice")
+        self._state = "open"
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._supervise()), loop.create_task(self._send())]
+        try:
+            await asyncio.wait_for(asyncio.shield(self._connected.wait()), self.connect_timeout)
+        except TimeoutError:
+            await self.close(timeout=0)
+            raise PersistUnavailable(
+                f"cannot reach the persist service at {self.socket_path} "
+                f"within {self.connect_timeout:g}s"
+            ) from None
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything logged so far is acknowledged; False on timeout."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self, timeout: float = 10.0) -> None:
+        if self._state == "closed":
+            return
+        if self._state == "open" and timeout > 0 and not await self.flush(timeout):
+            log.warning("persist client closing with %d lines unacknowledged", self._count)
+        self._state = "closed"
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._protocol is not None:
+            self._protocol.transport.close()
+        self._room.set()
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "unacked": self._count,
+            "queued": len(self._queue),
+            "resends": self.resends,
+            "reconnects": self.reconnects,
+        }
+
+    # -- writing ---------------------------------------------------------------------------
+    async def log(
+        self, job_id: str, stream: int, content: bytes, timestamp: int | None = None
+    ) -> LogLine:
+        """Number one line and queue it; returns it (with its sequence) for live followers."""
+        return (await self.log_many(job_id, stream, (content,), timestamp))[0]
+
+    async def log_many(
+        self, job_id: str, stream: int, contents: Iterable[bytes], timestamp: int | None = None
+    ) -> list[LogLine]:
+        """Number and queue lines of one job and stream, in order."""
+        key = (job_id, stream)
+        stamp = time.time_ns() if timestamp is None else timestamp
+        lines = []
+        for content in contents:
+            if self._count >= self.max_unacked:
+                await self._wait_for_room()
+            sequence = self._next.get(key, 0) + 1
+            self._next[key] = sequence
+            line = LogLine(
+                job_id=job_id, stream=stream, content=content, timestamp=stamp, sequence=sequence
+            )
+            self._hold(key, line)
+            lines.append(line)
+        self._work.set()
+        return lines
+
+    async def metric(self, sample: Metric) -> Metric:
+        """Number one metric sample of its job and queue it."""
+        if self._count >= self.max_unacked:
+            await self._wait_for_room()
+        key = (sample.job_id, METRICS)
+        sample.sequence = self._next.get(key, 0) + 1
+        self._next[key] = sample.sequence
+        self._hold(key, sample)
+        self._work.set()
+        return sample
+
+    def end_job(self, job_id: str) -> None:
+        """No more output for the job: persist lets followers of its logs finish."""
+        self._ended[job_id] = None
+        self._queue.append(job_id)
+        for key in [k for k in self._next if k[0] == job_id]:
+            del self._next[key]
+        self._work.set()
+
+    def _hold(self, key: Key, item: LogLine | Metric) -> None:
+        held = self._unacked.get(key)
+        if held is None:
+            held = self._unacked[key] = deque()
+        held.append(item)
+        self._queue.append(item)
+        self._count += 1
+        self._drained.clear()
+
+    async def _wait_for_room(self) -> None:
+        while self._count >= self.max_unacked:
+            if self._state != "open":
+                raise PersistUnavailable("persist client is not open")
+            self._room.clear()
+            await self._room.wait()
+
+    # -- acknowledgements ------------------------------------------------------------------
+    def _acknowledged(self, ack: Ack) -> None:
+        for entry in ack.streams:
+            key = (entry.job_id, entry.stream)
+            held = self._unacked.get(key)
+            if held is None:
+                continue
+            upto = entry.sequence
+            while held and held[0].sequence <= upto:
+                held.popleft()
+                self._count -= 1
+            if not held:
+                del self._unacked[key]
+        if self._count < self.max_unacked:
+            self._room.set()
+        if not self._count and not self._queue:
+            self._ended.clear()
+            self._drained.set()
+
+    # -- the connection --------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = 0.02
+        while True:
+            try:
+                _, protocol = await loop.create_unix_connection(
+                    lambda: _Protocol(self), self.socket_path
+                )
+            except OSError as exc:
+                log.debug("persist at %s not reachable: %s", self.socket_path, exc)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            delay = 0.02
+            self._protocol = protocol
+            self._connected.set()
+            self._work.set()
+            await protocol.lost.wait()
+            self._connected.clear()
+            self._protocol = None
+            self.reconnects += 1
+            self._requeue()
+            log.warning(
+                "lost the persist connection; resending %d unacknowledged lines", self._count
+            )
+
+    def _requeue(self) -> None:
+        """After a reconnect: everything unacknowledged, in order, then the end markers."""
+        self._queue.clear()
+        for held in self._unacked.values():
+            self._queue.extend(held)
+            self.resends += len(held)
+        self._queue.extend(self._ended)
+
+    async def _send(self) -> None:
+        while True:
+            await self._work.wait()
+            self._work.clear()
+            while self._queue:
+                protocol = self._protocol
+                if protocol is None or protocol.transport.is_closing():
+                    break
+                if protocol.paused:
+                    await protocol.writable.wait()
+                    continue
+                protocol.transport.write(self._next_frame())
+
+    def _next_frame(self) -> bytes:
+        """One frame of queued items of one kind: a batch of lines, of samples, or an end."""
+        queue = self._queue
+        first = queue[0]
+        if isinstance(first, str):
+            queue.popleft()
+            message = IPCMessage(version=1, type=END_OF_JOB, job_id=first, timestamp=time.time_ns())
+            return encode_frame(message.SerializeToString())
+        kind = type(first)
+        items: list[LogLine | Metric] = []
+        size = 0
+        while queue and len(items) < self.batch_lines and size < self.max_frame_bytes:
+            item = queue[0]
+            if type(item) is not kind:
+                break
+            queue.popleft()
+            items.append(item)
+            if kind is LogLine:
+                size += len(item.content) + 32  # type: ignore[union-attr]
+        if kind is LogLine:
+            data = LogBatch(lines=items).SerializeToString()  # type: ignore[arg-type]
+            message_type = LOG_BATCH
+        else:
+            data = MetricBatch(metrics=items).SerializeToString()  # type: ignore[arg-type]
+            message_type = METRIC_BATCH
+        message = IPCMessage(version=1, type=message_type, timestamp=time.time_ns(), data=data)
+        return encode_frame(message.SerializeToString())
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, client: PersistClient) -> None:
+        self.client = client
+        self.decoder = FrameDecoder(64 * 1024 * 1024)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.lost = asyncio.Event()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.decoder.feed(data)
+        except FrameTooLarge as exc:
+            log.error("persist sent %s; reconnecting", exc)
+            self.transport.close()
+            return
+        for frame in frames:
+            message = IPCMessage.FromString(frame)
+            if message.type == ACK:
+                self.client._acknowledged(Ack.FromString(message.data))
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.writable.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.writable.set()
+        self.lost.set()

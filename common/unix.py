@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from joblet_cluster.common.errors import ConfigError, JobletError
@@ -29,6 +29,15 @@ async def listen_unix(
     socket, is refused. The umask is tightened while binding, so the socket is never
     reachable by others, not even for a moment.
     """
+    prepare_socket_path(path, key)
+    with private_umask():
+        server = await asyncio.get_running_loop().create_unix_server(factory, str(path))
+    os.chmod(path, 0o600)
+    return server
+
+
+def prepare_socket_path(path: Path, key: str) -> None:
+    """Check the path, create its private folder, clear a dead service's socket."""
     if len(os.fsencode(path)) > 107:
         raise ConfigError(f"{key}: path {path} is longer than a unix socket allows (107 bytes)")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -39,13 +48,16 @@ async def listen_unix(
             path.parent,
         )
     _remove_stale_socket(path, key)
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files created inside are 0600 from birth."""
     old_umask = os.umask(0o177)
     try:
-        server = await asyncio.get_running_loop().create_unix_server(factory, str(path))
+        yield
     finally:
         os.umask(old_umask)
-    os.chmod(path, 0o600)
-    return server
 
 
 def remove_socket(path: Path) -> None:

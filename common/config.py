@@ -155,21 +155,25 @@ class PersistStorageConfig:
 
 
 @dataclass(frozen=True)
-class EndpointConfig:
+class PrometheusConfig:
     enabled: bool = _key("enabled", default=True)
     address: str = _key("address", default="127.0.0.1")
-    port: int = _key("port", default=0)
-    path: str = _key("path", default="/")
+    port: int = _key("port", default=9092)  # 0: any free port (logged at start)
+    path: str = _key("path", default="/metrics")
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    enabled: bool = _key("enabled", default=True)
+    address: str = _key("address", default="127.0.0.1")
+    port: int = _key("port", default=9093)
+    path: str = _key("path", default="/health")
 
 
 @dataclass(frozen=True)
 class MonitoringConfig:
-    prometheus: EndpointConfig = _key(
-        "prometheus", factory=lambda: EndpointConfig(port=9092, path="/metrics")
-    )
-    health: EndpointConfig = _key(
-        "health", factory=lambda: EndpointConfig(port=9093, path="/health")
-    )
+    prometheus: PrometheusConfig = _key("prometheus", factory=PrometheusConfig)
+    health: HealthConfig = _key("health", factory=HealthConfig)
 
 
 @dataclass(frozen=True)

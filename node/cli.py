@@ -14,6 +14,7 @@ from joblet_cluster.common.config import load_config, to_dict
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.common.logs import setup_logging
 from joblet_cluster.common.version import VERSION
+from joblet_cluster.persist import serve_persist
 from joblet_cluster.state import serve_state
 
 app = typer.Typer(
@@ -52,6 +53,20 @@ def state(config: ConfigOption = None) -> None:
     setup_logging(loaded.logging)
     try:
         aio.run(serve_state(loaded))
+    except JobletError as exc:
+        _fail(exc, 1)
+
+
+@app.command()
+def persist(config: ConfigOption = None) -> None:
+    """Run the persist service (job logs and metrics) in the foreground."""
+    try:
+        loaded = load_config(config)
+    except JobletError as exc:
+        _fail(exc)
+    setup_logging(loaded.logging)
+    try:
+        aio.run(serve_persist(loaded))
     except JobletError as exc:
         _fail(exc, 1)
 

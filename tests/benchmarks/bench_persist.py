@@ -1,0 +1,157 @@
+"""Persist end to end: lines/s stored, lines/s queried back, and the compression ratio.
+
+    python -m tests.benchmarks.bench_persist            # full run (figures in BENCHMARKS.md)
+    python -m tests.benchmarks.bench_persist --smoke    # seconds; what CI runs
+
+A real ``joblet persist`` process (local backend) receives 100-byte lines from the
+project's PersistClient over its IPC socket; ingest lines/s is measured until every line
+is acknowledged (durably written, gzip on disk). QueryLogs lines/s is measured by a gRPC
+client reading every line back over the query socket. For reference, in the same run,
+the benchmark writes the same lines as gzip JSON lines straight to a file itself: the
+ceiling, reported as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import signal
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import orjson
+
+from joblet_cluster.common import aio
+from joblet_cluster.persist import STDOUT, PersistClient
+from joblet_cluster.proto import persist_pb2 as pb
+from joblet_cluster.proto import persist_pb2_grpc
+from tests.integration.persist.test_persist_process import persist_config, start_persist
+from tests.support import machine, stop, wait_for_socket
+
+
+def payloads(count: int) -> list[bytes]:
+    """100-byte lines that look like log output (numbers change, text repeats)."""
+    return [
+        (
+            b"%012d INFO worker[%d] processed batch %d in %d ms; queue depth %d"
+            % (i, i % 8, i // 8, i % 97, i % 1000)
+        ).ljust(100, b".")
+        for i in range(count)
+    ]
+
+
+async def ingest(client: PersistClient, jobs: int, lines: list[bytes]) -> float:
+    start = time.perf_counter()
+    per_job = len(lines) // jobs
+    for offset in range(0, per_job, 1000):
+        for job in range(jobs):
+            chunk = lines[job * per_job + offset : job * per_job + min(offset + 1000, per_job)]
+            await client.log_many(f"bench-{job}", STDOUT, chunk)
+    assert await client.flush(300), "lines were not acknowledged"
+    return len(lines) / (time.perf_counter() - start)
+
+
+async def query(socket: Path, jobs: int, expected: int) -> float:
+    async with grpc.aio.insecure_channel(
+        f"unix:{socket}", options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    ) as channel:
+        stub = persist_pb2_grpc.PersistServiceStub(channel)
+        start = time.perf_counter()
+        received = 0
+        for job in range(jobs):
+            async for chunk in stub.QueryLogs(pb.LogQuery(job_id=f"bench-{job}", stream=STDOUT)):
+                received += len(chunk.lines)
+        elapsed = time.perf_counter() - start
+    assert received == expected, f"read back {received} of {expected} lines"
+    return received / elapsed
+
+
+def ceiling(directory: Path, lines: list[bytes], level: int) -> tuple[float, int, int]:
+    """The same records, gzip JSON lines, straight to one file: lines/s, raw and gz bytes."""
+    path = directory / "ceiling.jsonl.gz"
+    stamp = time.time_ns()
+    start = time.perf_counter()
+    raw = 0
+    with gzip.open(path, "wb", compresslevel=level) as out:
+        for block in range(0, len(lines), 1000):
+            data = b"".join(
+                orjson.dumps(
+                    {
+                        "job_id": "bench-0",
+                        "stream": "stdout",
+                        "timestamp": stamp,
+                        "sequence": n + 1,
+                        "content": line.decode(),
+                    }
+                )
+                + b"\n"
+                for n, line in enumerate(lines[block : block + 1000], start=block)
+            )
+            raw += len(data)
+            out.write(data)
+    return len(lines) / (time.perf_counter() - start), raw, path.stat().st_size
+
+
+def stored_bytes(base: Path) -> int:
+    return sum(p.stat().st_size for p in (base / "logs").rglob("*.gz"))
+
+
+async def run(args: argparse.Namespace) -> None:
+    lines = payloads(args.lines)
+    with tempfile.TemporaryDirectory(prefix="bench-persist-", dir="/tmp") as tmp:
+        root = Path(tmp)
+        config = persist_config(root / "svc", compression_level=args.level)
+        ipc, query_socket = root / "svc" / "run" / "ipc.sock", root / "svc" / "run" / "query.sock"
+        proc = start_persist(config)
+        try:
+            wait_for_socket(ipc, proc)
+            rates = []
+            for attempt in range(args.repeat):
+                async with PersistClient(ipc, max_unacked=400_000) as client:
+                    run_lines = [b"%d:" % attempt + line[2:] for line in lines]
+                    rates.append(await ingest(client, args.jobs, run_lines))
+            wait_for_socket(query_socket, proc)
+            query_rate = await query(query_socket, args.jobs, len(lines) * args.repeat)
+            on_disk = stored_bytes(root / "svc" / "data")
+        finally:
+            stop(proc, signal.SIGTERM)
+        top, raw, gz = ceiling(root, lines, args.level)
+    ingest_rate = statistics.median(rates)
+    print(f"machine: {machine()}")
+    print(
+        f"{len(lines):,} lines of 100 bytes over {args.jobs} jobs, x{args.repeat} runs; "
+        f"gzip level {args.level}"
+    )
+    print(
+        f"ingest, client -> socket -> gzip on disk: {ingest_rate:>12,.0f} lines/s "
+        f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+    )
+    print(f"QueryLogs to a gRPC client:               {query_rate:>12,.0f} lines/s")
+    print(
+        f"ceiling, gzip JSON lines by the benchmark: {top:>11,.0f} lines/s; "
+        f"ingest/ceiling {ingest_rate / top:.2f}"
+    )
+    print(
+        f"compression: {raw / gz:.1f}x (ceiling file); stored {on_disk:,} bytes for "
+        f"{len(lines) * args.repeat * 100:,} bytes of content"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a few seconds; checks it runs")
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--jobs", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--level", type=int, default=6, help="gzip compression level")
+    args = parser.parse_args()
+    if args.smoke:
+        args.lines, args.jobs, args.repeat = 20_000, 4, 1
+    aio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

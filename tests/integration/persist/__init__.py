@@ -1,0 +1,1 @@
+"""Integration tests of the persist service's backends against real servers."""

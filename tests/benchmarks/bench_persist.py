@@ -43,26 +43,26 @@ def payloads(count: int) -> list[bytes]:
     ]
 
 
-async def ingest(client: PersistClient, jobs: int, lines: list[bytes]) -> float:
+async def ingest(client: PersistClient, names: list[str], lines: list[bytes]) -> float:
     start = time.perf_counter()
-    per_job = len(lines) // jobs
+    per_job = len(lines) // len(names)
     for offset in range(0, per_job, 1000):
-        for job in range(jobs):
+        for job, name in enumerate(names):
             chunk = lines[job * per_job + offset : job * per_job + min(offset + 1000, per_job)]
-            await client.log_many(f"bench-{job}", STDOUT, chunk)
+            await client.log_many(name, STDOUT, chunk)
     assert await client.flush(300), "lines were not acknowledged"
     return len(lines) / (time.perf_counter() - start)
 
 
-async def query(socket: Path, jobs: int, expected: int) -> float:
+async def query(socket: Path, names: list[str], expected: int) -> float:
     async with grpc.aio.insecure_channel(
         f"unix:{socket}", options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
     ) as channel:
         stub = persist_pb2_grpc.PersistServiceStub(channel)
         start = time.perf_counter()
         received = 0
-        for job in range(jobs):
-            async for chunk in stub.QueryLogs(pb.LogQuery(job_id=f"bench-{job}", stream=STDOUT)):
+        for name in names:
+            async for chunk in stub.QueryLogs(pb.LogQuery(job_id=name, stream=STDOUT)):
                 received += len(chunk.lines)
         elapsed = time.perf_counter() - start
     assert received == expected, f"read back {received} of {expected} lines"
@@ -109,12 +109,14 @@ async def run(args: argparse.Namespace) -> None:
         try:
             wait_for_socket(ipc, proc)
             rates = []
-            for attempt in range(args.repeat):
+            names = []
+            for attempt in range(args.repeat):  # new jobs each run: sequences start over
+                run_names = [f"bench-{attempt}-{job}" for job in range(args.jobs)]
+                names.extend(run_names)
                 async with PersistClient(ipc, max_unacked=400_000) as client:
-                    run_lines = [b"%d:" % attempt + line[2:] for line in lines]
-                    rates.append(await ingest(client, args.jobs, run_lines))
+                    rates.append(await ingest(client, run_names, lines))
             wait_for_socket(query_socket, proc)
-            query_rate = await query(query_socket, args.jobs, len(lines) * args.repeat)
+            query_rate = await query(query_socket, names, len(lines) * args.repeat)
             on_disk = stored_bytes(root / "svc" / "data")
         finally:
             stop(proc, signal.SIGTERM)

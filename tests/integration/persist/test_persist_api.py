@@ -294,3 +294,21 @@ def test_metrics_and_health_endpoints(service: Service) -> None:
     ):
         assert name in body, name
     assert service.http("/health") == (200, "ok\n")
+
+
+def test_health_fails_while_storage_is_not_writable(sock_dir: Path) -> None:
+    """Root ignores file modes, so storage is broken the way a disk would: a file in the way."""
+    own = Service(sock_dir / "own")
+    try:
+        assert own.http("/health") == (200, "ok\n")
+        metrics_dir = own.data / "metrics"
+        shutil.rmtree(metrics_dir)
+        metrics_dir.write_text("in the way")
+        status, body = own.http("/health")
+        assert status == 503
+        assert body.startswith("unhealthy: ") and str(metrics_dir) in body
+        metrics_dir.unlink()
+        assert own.http("/health") == (200, "ok\n")
+        assert own.proc.poll() is None
+    finally:
+        stop(own.proc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 import yaml
 
 from joblet_cluster.common import aio
-from joblet_cluster.common.config import load_config, to_dict
+from joblet_cluster.common.config import Config, load_config, to_dict
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.common.logs import setup_logging
 from joblet_cluster.common.version import VERSION
@@ -43,32 +44,29 @@ def _fail(error: Exception, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
-def state(config: ConfigOption = None) -> None:
-    """Run the state service (job metadata over a unix socket) in the foreground."""
+def _serve(config: Path | None, serve: Callable[[Config], Awaitable[None]]) -> None:
+    """Load the config (exit 2 when it is wrong), then serve (exit 1 when that fails)."""
     try:
         loaded = load_config(config)
     except JobletError as exc:
         _fail(exc)
     setup_logging(loaded.logging)
     try:
-        aio.run(serve_state(loaded))
+        aio.run(serve(loaded))
     except JobletError as exc:
         _fail(exc, 1)
+
+
+@app.command()
+def state(config: ConfigOption = None) -> None:
+    """Run the state service (job metadata over a unix socket) in the foreground."""
+    _serve(config, serve_state)
 
 
 @app.command()
 def persist(config: ConfigOption = None) -> None:
     """Run the persist service (job logs and metrics) in the foreground."""
-    try:
-        loaded = load_config(config)
-    except JobletError as exc:
-        _fail(exc)
-    setup_logging(loaded.logging)
-    try:
-        aio.run(serve_persist(loaded))
-    except JobletError as exc:
-        _fail(exc, 1)
+    _serve(config, serve_persist)
 
 
 @config_app.command("check")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import time
 
+from joblet_cluster.common.aio import stop_on_signals
 from joblet_cluster.common.config import Config
 from joblet_cluster.persist._ingest import Ingestor
 from joblet_cluster.persist._ipc_server import IngestServer
@@ -51,18 +50,8 @@ async def serve_persist(config: Config) -> None:
         )
         if endpoint.enabled
     ]
-    stop = asyncio.Event()
+    stop = stop_on_signals(log)
     loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        if stop.is_set():
-            log.warning("second %s: exiting now", signal.Signals(signum).name)
-            os._exit(1)
-        log.info("%s: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
     await ingest.start()
     await query.start()
     for endpoint in endpoints:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
-import os
-import signal
 
+from joblet_cluster.common.aio import stop_on_signals
 from joblet_cluster.common.config import Config
 from joblet_cluster.state._server import StateServer
 from joblet_cluster.state.backends import open_backend
@@ -33,18 +31,7 @@ async def serve_state(config: Config) -> None:
         max_line_bytes=config.state.max_line_bytes,
         max_connections=config.state.max_connections,
     )
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-
-    def on_signal(signum: int) -> None:
-        if stop.is_set():
-            log.warning("second %s: exiting now", signal.Signals(signum).name)
-            os._exit(1)
-        log.info("%s: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
+    stop = stop_on_signals(log)
     async with server:
         log.info(
             "state service for node %s: %s backend, listening on %s (instance %s)",

@@ -14,7 +14,6 @@ ceiling, reported as a ratio.
 from __future__ import annotations
 
 import argparse
-import gzip
 import signal
 import statistics
 import tempfile
@@ -22,25 +21,14 @@ import time
 from pathlib import Path
 
 import grpc
-import orjson
 
 from joblet_cluster.common import aio
 from joblet_cluster.persist import STDOUT, PersistClient
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
+from tests.benchmarks.bench_local_backend import batches, ceiling, contents
 from tests.integration.persist.test_persist_process import persist_config, start_persist
 from tests.support import machine, stop, wait_for_socket
-
-
-def payloads(count: int) -> list[bytes]:
-    """100-byte lines that look like log output (numbers change, text repeats)."""
-    return [
-        (
-            b"%012d INFO worker[%d] processed batch %d in %d ms; queue depth %d"
-            % (i, i % 8, i // 8, i % 97, i % 1000)
-        ).ljust(100, b".")
-        for i in range(count)
-    ]
 
 
 async def ingest(client: PersistClient, names: list[str], lines: list[bytes]) -> float:
@@ -69,38 +57,12 @@ async def query(socket: Path, names: list[str], expected: int) -> float:
     return received / elapsed
 
 
-def ceiling(directory: Path, lines: list[bytes], level: int) -> tuple[float, int, int]:
-    """The same records, gzip JSON lines, straight to one file: lines/s, raw and gz bytes."""
-    path = directory / "ceiling.jsonl.gz"
-    stamp = time.time_ns()
-    start = time.perf_counter()
-    raw = 0
-    with gzip.open(path, "wb", compresslevel=level) as out:
-        for block in range(0, len(lines), 1000):
-            data = b"".join(
-                orjson.dumps(
-                    {
-                        "job_id": "bench-0",
-                        "stream": "stdout",
-                        "timestamp": stamp,
-                        "sequence": n + 1,
-                        "content": line.decode(),
-                    }
-                )
-                + b"\n"
-                for n, line in enumerate(lines[block : block + 1000], start=block)
-            )
-            raw += len(data)
-            out.write(data)
-    return len(lines) / (time.perf_counter() - start), raw, path.stat().st_size
-
-
 def stored_bytes(base: Path) -> int:
     return sum(p.stat().st_size for p in (base / "logs").rglob("*.gz"))
 
 
 async def run(args: argparse.Namespace) -> None:
-    lines = payloads(args.lines)
+    lines = contents(args.lines)
     with tempfile.TemporaryDirectory(prefix="bench-persist-", dir="/tmp") as tmp:
         root = Path(tmp)
         config = persist_config(root / "svc", compression_level=args.level)
@@ -120,7 +82,7 @@ async def run(args: argparse.Namespace) -> None:
             on_disk = stored_bytes(root / "svc" / "data")
         finally:
             stop(proc, signal.SIGTERM)
-        top, raw, gz = ceiling(root, lines, args.level)
+        top, raw, gz = ceiling(root, batches(lines, 1), args.level)
     ingest_rate = statistics.median(rates)
     print(f"machine: {machine()}")
     print(

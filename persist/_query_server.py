@@ -21,7 +21,7 @@ from joblet_cluster.common.ids import check_id
 from joblet_cluster.common.unix import prepare_socket_path, private_umask, remove_socket
 from joblet_cluster.common.version import VERSION
 from joblet_cluster.persist._ingest import Ingestor
-from joblet_cluster.persist._query import Window, aggregate, line_matcher, rechunk
+from joblet_cluster.persist._query import Window, line_matcher, rechunk
 from joblet_cluster.persist.backends import STDERR, STDOUT, JobSummary, PersistBackend
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
@@ -106,13 +106,8 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
             window = Window(request.offset, request.limit)
             source = self.backend.read_metrics(job_id, request.start_time, request.end_time)
             if request.aggregation:
-                samples = [s async for chunk in source for s in chunk]
-                folded = aggregate(
-                    samples,
-                    request.aggregation,
-                    request.start_time or (samples[0].timestamp if samples else 0),
-                    request.step,
-                    job_id,
+                folded = await self.backend.aggregate_metrics(
+                    job_id, request.start_time, request.end_time, request.aggregation, request.step
                 )
                 out = window.take(folded)
                 for start in range(0, len(out), 1000):

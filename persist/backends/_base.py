@@ -71,6 +71,12 @@ class PersistBackend(Protocol):
     ) -> AsyncIterator[list[Metric]]:
         """Stored samples in chunks, in time order, within ``[start, end)`` (0: unbounded)."""
 
+    async def aggregate_metrics(
+        self, job_id: str, start: int = 0, end: int = 0, aggregation: str = "avg", step: int = 0
+    ) -> list[Metric]:
+        """QueryMetrics' avg, min, max or sum per ``step`` ns (0: one for the whole range),
+        each from the statistic the backend holds (raw samples, or CloudWatch's own)."""
+
     async def job_info(self, job_id: str) -> JobSummary | None: ...
 
     async def list_jobs(self) -> list[JobSummary]: ...

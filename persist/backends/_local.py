@@ -54,6 +54,7 @@ from joblet_cluster.common.ids import check_id, is_safe_id
 from joblet_cluster.persist.backends import _local_format as fmt
 from joblet_cluster.persist.backends import _local_index as idx
 from joblet_cluster.persist.backends import _local_read as rd
+from joblet_cluster.persist.backends._aggregate import aggregate
 from joblet_cluster.persist.backends._base import (
     METRICS,
     STDERR,
@@ -154,6 +155,14 @@ class LocalBackend:
         """Samples in the order they were stored: by sequence, which is a sampler's time order."""
         check_id(job_id)
         return self._drain(self._metric_reader(job_id, start, end))
+
+    async def aggregate_metrics(
+        self, job_id: str, start: int = 0, end: int = 0, aggregation: str = "avg", step: int = 0
+    ) -> list[Metric]:
+        """Stored samples folded per ``step`` ns (the whole range when 0)."""
+        samples = [s async for chunk in self.read_metrics(job_id, start, end) for s in chunk]
+        first = start or (samples[0].timestamp if samples else 0)
+        return aggregate(samples, aggregation, first, step, job_id)
 
     async def job_info(self, job_id: str) -> JobSummary | None:
         check_id(job_id)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.persist._framing import FrameDecoder, FrameTooLarge, encode_frame
+from joblet_cluster.persist._wire import line_head, log_entry, stamp_field
 from joblet_cluster.persist.backends import METRICS
 from joblet_cluster.proto.persist_pb2 import (
     ACK,
@@ -29,8 +30,6 @@ from joblet_cluster.proto.persist_pb2 import (
     METRIC_BATCH,
     Ack,
     IPCMessage,
-    LogBatch,
-    LogLine,
     Metric,
     MetricBatch,
 )
@@ -70,9 +69,12 @@ class PersistClient:
         self.resends = 0
         self.reconnects = 0
         self._next: dict[Key, int] = {}
-        self._unacked: dict[Key, deque[LogLine | Metric]] = {}
+        self._heads: dict[Key, bytes] = {}
+        # per job and stream, (sequence, what was sent) until persist acknowledges it
+        self._unacked: dict[Key, deque[tuple[int, bytes | Metric]]] = {}
         self._count = 0
-        self._queue: deque[LogLine | Metric | str] = deque()  # a str is an end-of-job marker
+        # to send: encoded log entries (bytes), samples, or a job id (end of its output)
+        self._queue: deque[bytes | Metric | str] = deque()
         self._ended: dict[str, None] = {}
         self._room = asyncio.Event()
         self._room.set()
@@ -140,29 +142,40 @@ class PersistClient:
     # -- writing ---------------------------------------------------------------------------
     async def log(
         self, job_id: str, stream: int, content: bytes, timestamp: int | None = None
-    ) -> LogLine:
-        """Number one line and queue it; returns it (with its sequence) for live followers."""
-        return (await self.log_many(job_id, stream, (content,), timestamp))[0]
+    ) -> int:
+        """Number one line and queue it; returns its sequence (for live followers)."""
+        return await self.log_many(job_id, stream, (content,), timestamp)
 
     async def log_many(
         self, job_id: str, stream: int, contents: Iterable[bytes], timestamp: int | None = None
-    ) -> list[LogLine]:
-        """Number and queue lines of one job and stream, in order."""
+    ) -> int:
+        """Number and queue lines of one job and stream, in order; returns the first
+        sequence (line ``i`` of ``contents`` has sequence ``first + i``)."""
         key = (job_id, stream)
-        stamp = time.time_ns() if timestamp is None else timestamp
-        lines = []
+        head = self._heads.get(key)
+        if head is None:
+            head = self._heads[key] = line_head(job_id, stream)
+        stamp = stamp_field(time.time_ns() if timestamp is None else timestamp)
+        held = self._unacked.get(key)
+        if held is None:
+            held = self._unacked[key] = deque()
+        queue = self._queue
+        first = self._next.get(key, 0) + 1
+        sequence = first - 1
         for content in contents:
             if self._count >= self.max_unacked:
+                self._next[key] = sequence
+                self._work.set()
                 await self._wait_for_room()
-            sequence = self._next.get(key, 0) + 1
-            self._next[key] = sequence
-            line = LogLine(
-                job_id=job_id, stream=stream, content=content, timestamp=stamp, sequence=sequence
-            )
-            self._hold(key, line)
-            lines.append(line)
+            sequence += 1
+            entry = log_entry(head, content, stamp, sequence)
+            held.append((sequence, entry))
+            queue.append(entry)
+            self._count += 1
+        self._next[key] = sequence
+        self._drained.clear()
         self._work.set()
-        return lines
+        return first
 
     async def metric(self, sample: Metric) -> Metric:
         """Number one metric sample of its job and queue it."""
@@ -171,7 +184,13 @@ class PersistClient:
         key = (sample.job_id, METRICS)
         sample.sequence = self._next.get(key, 0) + 1
         self._next[key] = sample.sequence
-        self._hold(key, sample)
+        held = self._unacked.get(key)
+        if held is None:
+            held = self._unacked[key] = deque()
+        held.append((sample.sequence, sample))
+        self._queue.append(sample)
+        self._count += 1
+        self._drained.clear()
         self._work.set()
         return sample
 
@@ -181,16 +200,8 @@ class PersistClient:
         self._queue.append(job_id)
         for key in [k for k in self._next if k[0] == job_id]:
             del self._next[key]
+            self._heads.pop(key, None)
         self._work.set()
-
-    def _hold(self, key: Key, item: LogLine | Metric) -> None:
-        held = self._unacked.get(key)
-        if held is None:
-            held = self._unacked[key] = deque()
-        held.append(item)
-        self._queue.append(item)
-        self._count += 1
-        self._drained.clear()
 
     async def _wait_for_room(self) -> None:
         while self._count >= self.max_unacked:
@@ -207,7 +218,7 @@ class PersistClient:
             if held is None:
                 continue
             upto = entry.sequence
-            while held and held[0].sequence <= upto:
+            while held and held[0][0] <= upto:
                 held.popleft()
                 self._count -= 1
             if not held:
@@ -249,7 +260,7 @@ class PersistClient:
         """After a reconnect: everything unacknowledged, in order, then the end markers."""
         self._queue.clear()
         for held in self._unacked.values():
-            self._queue.extend(held)
+            self._queue.extend(payload for _, payload in held)
             self.resends += len(held)
         self._queue.extend(self._ended)
 
@@ -275,7 +286,7 @@ class PersistClient:
             message = IPCMessage(version=1, type=END_OF_JOB, job_id=first, timestamp=time.time_ns())
             return encode_frame(message.SerializeToString())
         kind = type(first)
-        items: list[LogLine | Metric] = []
+        items: list = []
         size = 0
         while queue and len(items) < self.batch_lines and size < self.max_frame_bytes:
             item = queue[0]
@@ -283,13 +294,13 @@ class PersistClient:
                 break
             queue.popleft()
             items.append(item)
-            if kind is LogLine:
-                size += len(item.content) + 32  # type: ignore[union-attr]
-        if kind is LogLine:
-            data = LogBatch(lines=items).SerializeToString()  # type: ignore[arg-type]
+            if kind is bytes:
+                size += len(item)
+        if kind is bytes:
+            data = b"".join(items)  # encoded LogBatch entries (see _wire)
             message_type = LOG_BATCH
         else:
-            data = MetricBatch(metrics=items).SerializeToString()  # type: ignore[arg-type]
+            data = MetricBatch(metrics=items).SerializeToString()
             message_type = METRIC_BATCH
         message = IPCMessage(version=1, type=message_type, timestamp=time.time_ns(), data=data)
         return encode_frame(message.SerializeToString())

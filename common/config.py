@@ -128,7 +128,8 @@ class RetentionConfig:
 class PersistLocalConfig:
     logs: PersistDirConfig = _key("logs", factory=PersistDirConfig)
     metrics: PersistDirConfig = _key("metrics", factory=PersistDirConfig)
-    compression_level: int = _key("compression_level", default=6)
+    # 1: fast; logs are written far more often than read. 9: smallest files, most CPU.
+    compression_level: int = _key("compression_level", default=1)
     max_open_files: int = _key("max_open_files", default=256)
     rotation: RotationConfig = _key("rotation", factory=RotationConfig)
     retention: RetentionConfig = _key("retention", factory=RetentionConfig)

@@ -9,9 +9,9 @@ client may forget everything up to it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
@@ -37,8 +37,19 @@ from joblet_cluster.proto.persist_pb2 import (
 log = logging.getLogger("joblet.persist.ingest")
 
 
+@dataclass
+class Prepared:
+    """Checked, de-duplicated content of a run of frames, waiting to be stored."""
+
+    logs: list[tuple[str, int, list[LogLine], int]] = field(default_factory=list)
+    metrics: list[tuple[str, list[Metric], int]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+
+
 class Ingestor:
-    """Serialises writes (one batch at a time) so sequences and acks stay consistent."""
+    """Two steps, so a connection can decode its next frames while the last are written:
+    :meth:`prepare` (decode, check, de-duplicate) and :meth:`commit` (store, acknowledge).
+    Acks only ever name what is durably stored."""
 
     def __init__(self, backend: PersistBackend, live: LiveFeed, metrics: PersistMetrics) -> None:
         self.backend = backend
@@ -46,42 +57,63 @@ class Ingestor:
         self.metrics = metrics
         self._last: dict[tuple[str, int], int] = {}
         self._unordered: set[tuple[str, int]] = set()  # groups of this run not in rising order
-        self._lock = asyncio.Lock()
+        self._pending: dict[tuple[str, int], int] = {}  # prepared, maybe not stored yet
 
-    async def ingest(self, payloads: Sequence[bytes]) -> Ack:
-        """Decode, check, de-duplicate and store a run of frames; the Ack answers them all."""
+    async def prepare(self, payloads: Sequence[bytes]) -> Prepared:
+        """Decode, check and de-duplicate a run of frames: what :meth:`commit` will store.
+
+        De-duplication counts lines already prepared but not yet stored as stored, so a
+        resend that arrives meanwhile is still dropped; :meth:`rollback` undoes that when
+        a write fails.
+        """
         logs: dict[tuple[str, int], list[LogLine]] = {}
         metrics: dict[str, list[Metric]] = {}
-        ended: list[str] = []
+        prepared = Prepared()
         for payload in payloads:
-            self._sort(payload, logs, metrics, ended)
+            self._sort(payload, logs, metrics, prepared.ended)
+        for (job_id, stream), lines in logs.items():
+            fresh, last = await self._fresh(job_id, stream, lines)
+            prepared.logs.append((job_id, stream, fresh, last))
+        for job_id, samples in metrics.items():
+            fresh, last = await self._fresh(job_id, METRICS, samples)
+            prepared.metrics.append((job_id, fresh, last))
+        return prepared
+
+    async def commit(self, prepared: Prepared) -> Ack:
+        """Store what :meth:`prepare` kept; the Ack names what is now durably stored."""
         ack = Ack()
-        async with self._lock:
-            for (job_id, stream), lines in logs.items():
-                fresh, last = await self._fresh(job_id, stream, lines)
-                if fresh:
-                    with self.metrics.write_latency.time():
-                        await self.backend.write_logs(job_id, stream, fresh)
-                    self._last[(job_id, stream)] = last
-                    self.metrics.lines.inc(len(fresh))
-                    self.live.publish(job_id, fresh)
-                ack.streams.append(StreamAck(job_id=job_id, stream=stream, sequence=last))
-            for job_id, samples in metrics.items():
-                fresh, last = await self._fresh(job_id, METRICS, samples)
-                if fresh:
-                    with self.metrics.write_latency.time():
-                        await self.backend.write_metrics(job_id, fresh)
-                    self._last[(job_id, METRICS)] = last
-                    self.metrics.samples.inc(len(fresh))
-                ack.streams.append(StreamAck(job_id=job_id, stream=METRICS, sequence=last))
-        for job_id in ended:
+        for job_id, stream, fresh, last in prepared.logs:
+            if fresh:
+                with self.metrics.write_latency.time():
+                    await self.backend.write_logs(job_id, stream, fresh)
+                self.metrics.lines.inc(len(fresh))
+                self.live.publish(job_id, fresh)
+            ack.streams.append(self._stored(job_id, stream, last))
+        for job_id, samples, last in prepared.metrics:
+            if samples:
+                with self.metrics.write_latency.time():
+                    await self.backend.write_metrics(job_id, samples)
+                self.metrics.samples.inc(len(samples))
+            ack.streams.append(self._stored(job_id, METRICS, last))
+        for job_id in prepared.ended:
             self.live.end(job_id)
         return ack
+
+    def rollback(self) -> None:
+        """A write failed: forget what was prepared and not stored, so it is taken again."""
+        self._pending.clear()
+
+    def _stored(self, job_id: str, stream: int, last: int) -> StreamAck:
+        key = (job_id, stream)
+        stored = max(self._last.get(key, 0), last)
+        self._last[key] = stored
+        return StreamAck(job_id=job_id, stream=stream, sequence=stored)
 
     def forget(self, job_id: str) -> None:
         """The job's data is gone: its sequences start over."""
         for stream in (STDOUT, STDERR, METRICS):
             self._last.pop((job_id, stream), None)
+            self._pending.pop((job_id, stream), None)
         self.live.forget(job_id)
 
     def _sort(
@@ -161,13 +193,16 @@ class Ingestor:
     async def _fresh(
         self, job_id: str, stream: int, items: Sequence[LogLine] | Sequence[Metric]
     ) -> tuple[list, int]:
-        """The items not stored yet, in order, and the highest sequence after them."""
-        last = self._last.get((job_id, stream))
-        if last is None:
-            last = await self.backend.last_sequence(job_id, stream)
-            self._last[(job_id, stream)] = last
+        """The items neither stored nor prepared yet, in order, and the highest sequence
+        after them (which becomes the prepared high-water mark)."""
         key = (job_id, stream)
+        last = self._pending.get(key)
+        if last is None:
+            last = self._last.get(key)
+            if last is None:
+                last = self._last[key] = await self.backend.last_sequence(job_id, stream)
         if key not in self._unordered and items[0].sequence > last:
+            self._pending[key] = items[-1].sequence
             return list(items), items[-1].sequence  # rising, all new: the common case
         self._unordered.discard(key)
         fresh = []
@@ -178,4 +213,5 @@ class Ingestor:
         duplicates = len(items) - len(fresh)
         if duplicates:
             self.metrics.duplicates.inc(duplicates)
+        self._pending[key] = last
         return fresh, last

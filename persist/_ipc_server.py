@@ -20,7 +20,7 @@ from pathlib import Path
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.common.unix import listen_unix, remove_socket
 from joblet_cluster.persist._framing import FrameDecoder, FrameTooLarge, encode_frame
-from joblet_cluster.persist._ingest import Ingestor
+from joblet_cluster.persist._ingest import Ingestor, Prepared
 from joblet_cluster.proto.persist_pb2 import ACK, IPCMessage
 
 log = logging.getLogger("joblet.persist.ipc")
@@ -136,25 +136,51 @@ class _Connection(asyncio.Protocol):
         self.wakeup.set()
 
     async def _work(self) -> None:
+        """Decode and check frames here while the writer stores the previous run."""
+        ingestor = self.server.ingestor
+        runs: asyncio.Queue[Prepared | None] = asyncio.Queue(maxsize=2)
+        writer = asyncio.get_running_loop().create_task(self._store(runs))
         try:
-            while True:
+            while not self.closing:
                 await self.wakeup.wait()
                 self.wakeup.clear()
-                while self.frames:
+                while self.frames and not writer.done():
                     frames, self.frames = self.frames, []
                     self.pending_bytes = 0
                     if self.paused and not self.closing:
                         self.paused = False
                         self.transport.resume_reading()
-                    ack = await self.server.ingestor.ingest(frames)
-                    self._send_ack(ack.SerializeToString())
-                if self.closing:
-                    break
+                    await runs.put(await ingestor.prepare(frames))
+            await runs.put(None)
+            await writer
         except Exception:
             log.exception("an IPC connection failed; its unacknowledged lines will be resent")
+            ingestor.rollback()
         finally:
+            writer.cancel()
             self.transport.close()
             self.done.set()
+
+    async def _store(self, runs: asyncio.Queue[Prepared | None]) -> None:
+        """Store prepared runs in order and acknowledge each; after a failed write, store
+        nothing more on this connection (later runs would leave a gap) and close it."""
+        ingestor = self.server.ingestor
+        failed = False
+        while (prepared := await runs.get()) is not None:
+            if failed:
+                ingestor.rollback()
+                continue
+            try:
+                ack = await ingestor.commit(prepared)
+            except Exception:
+                log.exception("storing failed; closing the connection, the client will resend")
+                ingestor.rollback()
+                failed = True
+                self.closing = True
+                self.wakeup.set()
+                self.transport.close()
+                continue
+            self._send_ack(ack.SerializeToString())
 
     def _send_ack(self, data: bytes) -> None:
         if self.transport.is_closing():

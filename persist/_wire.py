@@ -17,6 +17,10 @@ def varint(value: int) -> bytes:
     """Protobuf's base-128 varint; negative int64 values take ten bytes, as in protobuf."""
     if 0 <= value < 0x80:
         return _SMALL[value]
+    if 0 < value < 0x200000:  # sequences and lengths: two or three bytes, no loop
+        if value < 0x4000:
+            return bytes(((value & 0x7F) | 0x80, value >> 7))
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
     value &= _MASK64
     out = bytearray()
     while value >= 0x80:

@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--level", type=int, default=6, help="gzip compression level")
+    parser.add_argument("--level", type=int, default=1, help="gzip level (the config default)")
     args = parser.parse_args()
     if args.smoke:
         args.lines, args.jobs, args.repeat = 20_000, 4, 1

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install redis test lint format proto bench state clean
+.PHONY: install redis test lint format proto bench state persist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +35,18 @@ proto: install  ## regenerate proto/*_pb2*.py from proto/*.proto
 
 bench: install redis  ## the full benchmarks (minutes); figures go to BENCHMARKS.md
 	$(PY) -m tests.benchmarks.bench_state_ipc
+	$(PY) -m tests.benchmarks.bench_persist
+	$(PY) -m tests.benchmarks.bench_local_backend
 
-state: install  ## a state service on ./.dev/run/state.sock, in the foreground
+.dev/joblet-config.yml:
 	mkdir -p .dev
-	printf 'server:\n  nodeId: dev-1\nstate:\n  socket: run/state.sock\n' > .dev/joblet-config.yml
+	printf 'server:\n  nodeId: dev-1\nstate:\n  socket: run/state.sock\npersist:\n  ipc:\n    socket: run/persist-ipc.sock\n  server:\n    grpc_socket: run/persist-grpc.sock\n  storage:\n    base_dir: data\n' > $@
+
+state: install .dev/joblet-config.yml  ## a state service on ./.dev/run/state.sock, in the foreground
 	$(VENV)/bin/joblet state -c .dev/joblet-config.yml
+
+persist: install .dev/joblet-config.yml  ## a persist service under ./.dev (logs in .dev/data), in the foreground
+	$(VENV)/bin/joblet persist -c .dev/joblet-config.yml
 
 clean:
 	rm -rf $(VENV) .dev build *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -150,7 +150,14 @@ class PersistClient:
         self, job_id: str, stream: int, contents: Iterable[bytes], timestamp: int | None = None
     ) -> int:
         """Number and queue lines of one job and stream, in order; returns the first
-        sequence (line ``i`` of ``contents`` has sequence ``first + i``)."""
+        sequence (line ``i`` of ``contents`` has sequence ``first + i``).
+
+        Waits first while the replay buffer is full, then queues the whole call at once,
+        so the numbering of one call is never interleaved with another's (the buffer may
+        pass ``max_unacked`` by one call's lines).
+        """
+        if self._count >= self.max_unacked:
+            await self._wait_for_room()
         key = (job_id, stream)
         head = self._heads.get(key)
         if head is None:
@@ -163,15 +170,13 @@ class PersistClient:
         first = self._next.get(key, 0) + 1
         sequence = first - 1
         for content in contents:
-            if self._count >= self.max_unacked:
-                self._next[key] = sequence
-                self._work.set()
-                await self._wait_for_room()
             sequence += 1
             entry = log_entry(head, content, stamp, sequence)
             held.append((sequence, entry))
             queue.append(entry)
-            self._count += 1
+        if sequence < first:
+            return first  # nothing to queue
+        self._count += sequence - first + 1
         self._next[key] = sequence
         self._drained.clear()
         self._work.set()

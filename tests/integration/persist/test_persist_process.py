@@ -109,3 +109,33 @@ async def test_sigkill_mid_stream_stores_every_line_once_in_order(sock_dir: Path
         assert lines[0].content == word + b" line 00000001"
         assert lines[-1].content == word + b" line %08d" % per_stream
     assert stop(proc) == 0
+
+
+async def test_a_frozen_persist_makes_the_client_wait_not_drop(sock_dir: Path) -> None:
+    config = persist_config(sock_dir)
+    ipc = sock_dir / "run" / "ipc.sock"
+    proc = start_persist(config)
+    wait_for_socket(ipc, proc)
+    try:
+        async with PersistClient(ipc, max_unacked=5000) as client:
+            proc.send_signal(signal.SIGSTOP)
+            queued = 0
+
+            async def produce() -> None:
+                nonlocal queued
+                for start in range(0, 20_000, 500):
+                    await client.log_many("bp-1", STDOUT, [b"%d" % n for n in range(500)])
+                    queued = start + 500
+
+            producer = asyncio.create_task(produce())
+            await wait_until(lambda: client.stats()["unacked"] >= 5000, 10, "a full buffer")
+            assert not producer.done(), "a full replay buffer must make the caller wait"
+            assert client.stats()["unacked"] == 5000 and queued <= 5000
+            proc.send_signal(signal.SIGCONT)
+            await asyncio.wait_for(producer, 60)
+            assert await client.flush(60)
+        lines = await stored_lines(sock_dir / "run" / "query.sock", "bp-1", STDOUT)
+        assert [line.sequence for line in lines] == list(range(1, 20_001))
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        assert stop(proc) == 0

@@ -1,4 +1,4 @@
-"""The public surface of the state package: changing it must be deliberate."""
+"""The public surfaces of the state and persist packages: changing them must be deliberate."""
 
 from __future__ import annotations
 
@@ -38,9 +38,33 @@ BACKENDS_ALL = [
     "open_backend",
 ]
 
+PERSIST_ALL = [
+    "METRICS",
+    "STDERR",
+    "STDOUT",
+    "PersistClient",
+    "PersistUnavailable",
+    "serve_persist",
+]
+
+PERSIST_BACKENDS_ALL = [
+    "METRICS",
+    "STDERR",
+    "STDOUT",
+    "CleanupResult",
+    "CloudWatchBackend",
+    "CloudWatchError",
+    "JobSummary",
+    "LocalBackend",
+    "PersistBackend",
+    "open_backend",
+]
+
 SURFACES = [
     ("joblet_cluster.state", STATE_ALL),
     ("joblet_cluster.state.backends", BACKENDS_ALL),
+    ("joblet_cluster.persist", PERSIST_ALL),
+    ("joblet_cluster.persist.backends", PERSIST_BACKENDS_ALL),
 ]
 
 

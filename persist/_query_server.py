@@ -61,8 +61,9 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
                 job_id, request.stream, request.start_time, request.end_time
             )
             async for chunk in rechunk(source):
-                for line in chunk:
-                    last[line.stream] = line.sequence
+                if subscription is not None:
+                    for line in chunk:
+                        last[line.stream] = line.sequence
                 out = window.take([ln for ln in chunk if matches(ln)] if matches else chunk)
                 if out:
                     yield pb.LogChunk(lines=out)

@@ -37,6 +37,7 @@ from joblet_cluster.proto.persist_pb2 import (
 log = logging.getLogger("joblet.persist.client")
 
 Key = tuple[str, int]
+FINISHED_KEPT = 100_000
 
 
 class PersistUnavailable(JobletError):
@@ -75,7 +76,8 @@ class PersistClient:
         self._count = 0
         # to send: encoded log entries (bytes), samples, or a job id (end of its output)
         self._queue: deque[bytes | Metric | str] = deque()
-        self._ended: dict[str, None] = {}
+        self._ended: dict[str, None] = {}  # ends to resend after a reconnect
+        self._finished: dict[str, None] = {}  # recently ended jobs: their numbering is gone
         self._room = asyncio.Event()
         self._room.set()
         self._work = asyncio.Event()
@@ -156,6 +158,8 @@ class PersistClient:
         so the numbering of one call is never interleaved with another's (the buffer may
         pass ``max_unacked`` by one call's lines).
         """
+        if job_id in self._finished:
+            raise ValueError(f"job {job_id}: its output was ended; no line may follow")
         if self._count >= self.max_unacked:
             await self._wait_for_room()
         key = (job_id, stream)
@@ -184,6 +188,8 @@ class PersistClient:
 
     async def metric(self, sample: Metric) -> Metric:
         """Number one metric sample of its job and queue it."""
+        if sample.job_id in self._finished:
+            raise ValueError(f"job {sample.job_id}: its output was ended; no sample may follow")
         if self._count >= self.max_unacked:
             await self._wait_for_room()
         key = (sample.job_id, METRICS)
@@ -200,8 +206,16 @@ class PersistClient:
         return sample
 
     def end_job(self, job_id: str) -> None:
-        """No more output for the job: persist lets followers of its logs finish."""
+        """No more output for the job: persist lets followers of its logs finish.
+
+        The job's numbering is dropped, so a line logged for it afterwards is refused
+        (persist would take it for a duplicate); the last ``FINISHED_KEPT`` ended jobs
+        are remembered for that check.
+        """
         self._ended[job_id] = None
+        self._finished[job_id] = None
+        if len(self._finished) > FINISHED_KEPT:
+            del self._finished[next(iter(self._finished))]
         self._queue.append(job_id)
         for key in [k for k in self._next if k[0] == job_id]:
             del self._next[key]

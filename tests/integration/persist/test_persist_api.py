@@ -312,3 +312,15 @@ def test_health_fails_while_storage_is_not_writable(sock_dir: Path) -> None:
         assert own.proc.poll() is None
     finally:
         stop(own.proc)
+
+
+async def test_nothing_may_follow_the_end_of_a_job(service: Service) -> None:
+    async with PersistClient(service.ipc) as client:
+        await client.log("ended-1", STDOUT, b"last words")
+        client.end_job("ended-1")
+        with pytest.raises(ValueError, match="ended-1: its output was ended"):
+            await client.log("ended-1", STDOUT, b"too late")
+        with pytest.raises(ValueError, match="ended-1: its output was ended"):
+            await client.metric(pb.Metric(job_id="ended-1", cpu_percent=1.0))
+        assert await client.flush(30)
+    assert [ln.content for ln in await logs(service, job_id="ended-1")] == [b"last words"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -43,3 +44,69 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     if uvloop is not None:
         return uvloop.run(main)
     return asyncio.run(main)
+
+
+class ServiceClient:
+    """What the clients of the local services share: start once, wait for the first
+    connection (then reconnect in the background), flush, and stop their tasks.
+
+    A subclass names its service and error, sets ``socket_path``, ``connect_timeout``,
+    ``_connected`` (set while connected) and ``_drained`` (set while nothing is waiting for
+    an answer), returns its background coroutines from :meth:`_background`, and writes
+    ``close`` with :meth:`_stop_tasks`.
+    """
+
+    service = "service"
+    unavailable: type[Exception] = ConnectionError
+    socket_path: str
+    connect_timeout: float
+    _connected: asyncio.Event
+    _drained: asyncio.Event
+
+    def __init__(self) -> None:
+        self._state = "new"
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Connect, retrying until ``connect_timeout``; then keep reconnecting in the background."""
+        if self._state != "new":
+            raise self.unavailable(f"{self.service} client: start() called twice")
+        self._state = "open"
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(work) for work in self._background()]
+        try:
+            await asyncio.wait_for(asyncio.shield(self._connected.wait()), self.connect_timeout)
+        except TimeoutError:
+            await self.close(timeout=0)
+            raise self.unavailable(
+                f"cannot reach the {self.service} at {self.socket_path} "
+                f"within {self.connect_timeout:g}s"
+            ) from None
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything sent so far is answered; False if ``timeout`` ran out."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self, timeout: float = 5.0) -> None:
+        raise NotImplementedError
+
+    def _background(self) -> list[Coroutine[Any, Any, None]]:
+        raise NotImplementedError
+
+    async def _stop_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

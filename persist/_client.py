@@ -11,14 +11,15 @@ again, in order: persist drops what it already has. A full buffer makes ``log`` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
+from joblet_cluster.common.aio import ServiceClient
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.persist._framing import FrameDecoder, FrameTooLarge, encode_frame
 from joblet_cluster.persist._wire import line_head, log_entry, stamp_field
@@ -44,12 +45,15 @@ class PersistUnavailable(JobletError):
     """The persist service cannot be reached, or the client is closed."""
 
 
-class PersistClient:
+class PersistClient(ServiceClient):
     """Use as ``async with PersistClient(path) as persist: await persist.log(...)``.
 
     ``max_unacked`` bounds lines and samples held for replay; ``batch_lines`` bounds one
     frame. Lines of one job and stream must come from one client (it numbers them).
     """
+
+    service = "persist service"
+    unavailable = PersistUnavailable
 
     def __init__(
         self,
@@ -61,6 +65,7 @@ class PersistClient:
         connect_timeout: float = 10.0,
         backoff_max: float = 2.0,
     ) -> None:
+        super().__init__()
         self.socket_path = str(socket_path)
         self.max_unacked = max_unacked
         self.batch_lines = batch_lines
@@ -85,50 +90,18 @@ class PersistClient:
         self._drained.set()
         self._protocol: _Protocol | None = None
         self._connected = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._state = "new"
 
-    async def __aenter__(self) -> PersistClient:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        if self._state != "new":
-            raise PersistUnavailable("persist client: start() called twice")
-        self._state = "open"
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._supervise()), loop.create_task(self._send())]
-        try:
-            await asyncio.wait_for(asyncio.shield(self._connected.wait()), self.connect_timeout)
-        except TimeoutError:
-            await self.close(timeout=0)
-            raise PersistUnavailable(
-                f"cannot reach the persist service at {self.socket_path} "
-                f"within {self.connect_timeout:g}s"
-            ) from None
-
-    async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything logged so far is acknowledged; False on timeout."""
-        try:
-            await asyncio.wait_for(self._drained.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+    def _background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._supervise(), self._send()]
 
     async def close(self, timeout: float = 10.0) -> None:
+        """Give unacknowledged lines ``timeout`` seconds, then disconnect."""
         if self._state == "closed":
             return
         if self._state == "open" and timeout > 0 and not await self.flush(timeout):
             log.warning("persist client closing with %d lines unacknowledged", self._count)
         self._state = "closed"
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_tasks()
         if self._protocol is not None:
             self._protocol.transport.close()
         self._room.set()

@@ -19,11 +19,12 @@ import os
 import random
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
 
+from joblet_cluster.common.aio import ServiceClient
 from joblet_cluster.common.errors import NotFound, StateError, StateUnavailable
 from joblet_cluster.state._record import JobRecord, now
 
@@ -68,13 +69,16 @@ class _Call:
         self.retried = False
 
 
-class StateClient:
+class StateClient(ServiceClient):
     """Pipelined, reconnecting, back-pressured client. Use as ``async with StateClient(...)``.
 
     ``max_in_flight`` bounds requests on the wire (the pipeline depth); ``max_pending``
     bounds everything not yet answered, after which callers wait. ``node_id`` names the
     node whose jobs this client writes: those are restored after a restart that lost them.
     """
+
+    service = "state service"
+    unavailable = StateUnavailable
 
     def __init__(
         self,
@@ -88,6 +92,7 @@ class StateClient:
         backoff_max: float = 2.0,
         max_line_bytes: int = 64 * 1024 * 1024,
     ) -> None:
+        super().__init__()
         self.socket_path = str(socket_path)
         self.node_id = node_id
         self.max_in_flight = max_in_flight
@@ -113,40 +118,11 @@ class StateClient:
         self._idle = True  # mirrors _drained without a method call on the hot path
         self._protocol: _ClientProtocol | None = None
         self._pump_scheduled = False
-        self._supervisor: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
-        self._state = "new"
 
     # -- life cycle ------------------------------------------------------------------------
-    async def __aenter__(self) -> StateClient:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        """Connect, retrying until ``connect_timeout``; then keep reconnecting in the background."""
-        if self._state != "new":
-            raise StateError("state client: start() called twice", "CLIENT_STATE")
-        self._state = "open"
-        self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
-        try:
-            await asyncio.wait_for(asyncio.shield(self._connected.wait()), self.connect_timeout)
-        except TimeoutError:
-            await self.close(timeout=0)
-            raise StateUnavailable(
-                f"cannot reach the state service at {self.socket_path} "
-                f"within {self.connect_timeout:g}s"
-            ) from None
-
-    async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every request so far is answered; False if ``timeout`` ran out first."""
-        try:
-            await asyncio.wait_for(self._drained.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+    def _background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._supervise()]
 
     async def close(self, timeout: float = 5.0) -> None:
         """Give unanswered requests ``timeout`` seconds, then fail what is left and disconnect."""
@@ -155,10 +131,7 @@ class StateClient:
         if self._state == "open" and timeout > 0:
             await self.flush(timeout)
         self._state = "closed"
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+        await self._stop_tasks()
         if self._protocol is not None:
             self._protocol.transport.close()
         left = list(self._inflight.values()) + list(self._queue)

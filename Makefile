@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install redis test lint format proto bench state persist clean
+.PHONY: install redis test typecheck lint format proto bench state persist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,21 @@ install: $(STAMP)  ## the package and its test tools, in .venv
 redis:  ## redis-server, which the benchmarks compare against (Debian package)
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
 
-test: install redis  ## lint, then every test tier, then the benchmarks in smoke mode
+test: install redis  ## lint, type-check, then every test tier and the benchmarks in smoke mode
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MAKE) typecheck
 	$(PY) -m pytest
+
+# mypy needs the package as it is imported (joblet_cluster.*); the folders map into it
+# through package-dir, so it reads them through a tree of links.
+typecheck: install
+	rm -rf .typecheck && mkdir -p .typecheck/joblet_cluster
+	for d in common proto state persist node rnx; do ln -s ../../$$d .typecheck/joblet_cluster/$$d; done
+	cd .typecheck && ../$(PY) -m mypy --namespace-packages --explicit-package-bases \
+		--ignore-missing-imports --follow-imports=silent \
+		-p joblet_cluster.common -p joblet_cluster.state -p joblet_cluster.persist \
+		-p joblet_cluster.node -p joblet_cluster.rnx
 
 lint: install
 	$(PY) -m ruff check .
@@ -49,4 +60,4 @@ persist: install .dev/joblet-config.yml  ## a persist service under ./.dev (logs
 	$(VENV)/bin/joblet persist -c .dev/joblet-config.yml
 
 clean:
-	rm -rf $(VENV) .dev build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .dev .typecheck build *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -15,7 +15,7 @@ T = TypeVar("T")
 try:
     import uvloop
 except ImportError:  # not on every platform; the standard loop works, only slower
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]
 
 
 def stop_on_signals(log: logging.Logger) -> asyncio.Event:

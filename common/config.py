@@ -314,7 +314,7 @@ class _Builder:
     def convert(self, hint: Any, value: Any, key: str) -> Any:
         origin = typing.get_origin(hint)
         if dataclasses.is_dataclass(hint):
-            return self.build(hint, {} if value is None else value, key + ".")
+            return self.build(typing.cast(type, hint), {} if value is None else value, key + ".")
         if origin is Literal:
             choices = typing.get_args(hint)
             if value not in choices:

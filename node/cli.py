@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -44,7 +44,7 @@ def _fail(error: Exception, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _serve(config: Path | None, serve: Callable[[Config], Awaitable[None]]) -> None:
+def _serve(config: Path | None, serve: Callable[[Config], Coroutine[Any, Any, None]]) -> None:
     """Load the config (exit 2 when it is wrong), then serve (exit 1 when that fails)."""
     try:
         loaded = load_config(config)

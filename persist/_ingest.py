@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from google.protobuf.message import DecodeError
 
@@ -32,6 +33,7 @@ from joblet_cluster.proto.persist_pb2 import (
     Metric,
     MetricBatch,
     StreamAck,
+    StreamType,
 )
 
 log = logging.getLogger("joblet.persist.ingest")
@@ -107,7 +109,7 @@ class Ingestor:
         key = (job_id, stream)
         stored = max(self._last.get(key, 0), last)
         self._last[key] = stored
-        return StreamAck(job_id=job_id, stream=stream, sequence=stored)
+        return StreamAck(job_id=job_id, stream=cast(StreamType, stream), sequence=stored)
 
     def forget(self, job_id: str) -> None:
         """The job's data is gone: its sequences start over."""

@@ -131,6 +131,7 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
         summary = await self.backend.job_info(job_id)
         if summary is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no data stored for job {job_id}")
+            raise AssertionError("abort() raises")
         return _info(summary)
 
     async def ListJobs(

@@ -13,7 +13,7 @@ import msgspec
 import orjson
 
 from joblet_cluster.common.errors import InvalidInput
-from joblet_cluster.state._changes import Change
+from joblet_cluster.state._changes import Change, ChangeOp
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state._record import JobRecord, SafeId, normalise, schema_error
 
@@ -107,7 +107,7 @@ def parse_request(line: bytes) -> Request:
     kind = type(message)
     try:
         if kind is _Update or kind is _Create:
-            op = "update" if kind is _Update else "create"
+            op: ChangeOp = "update" if kind is _Update else "create"
             record = normalise(message.job, fill_created=kind is _Create)
             if message.job_id is not None and message.job_id != record["uuid"]:
                 raise InvalidInput(

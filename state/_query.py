@@ -156,7 +156,7 @@ class JobQuery:
             return False
         if self.node_id is not None and job["nodeId"] != self.node_id:
             return False
-        created = job["createdAt"]
+        created = job["createdAt"] or ""  # always set once a record is stored
         if self.created_after is not None and created < self.created_after:
             return False
         if self.created_before is not None and created >= self.created_before:

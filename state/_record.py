@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
 
 import msgspec
 from msgspec import Meta
@@ -129,7 +129,7 @@ def normalise(record: JobRecord, *, fill_created: bool = False) -> JobRecord:
         record["createdAt"] = now()
     secrets = get("secretEnvironment")
     if secrets:
-        record["secretEnvironment"] = dict.fromkeys(secrets, SECRET_MASK)
+        record["secretEnvironment"] = dict.fromkeys(cast(dict[str, str], secrets), SECRET_MASK)
     return record
 
 

@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -144,21 +144,22 @@ class _Connection(asyncio.Protocol):
 
     # -- transport callbacks -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport = transport
         if len(self.server._connections) >= self.server.max_connections:
             self.refused = True
             log.warning(
                 "refusing connection: %d connections open (state.max_connections)",
                 len(self.server._connections),
             )
-            self.transport.write(
-                error_response(  # type: ignore[union-attr]
+            transport.write(
+                error_response(
                     None,
                     "TOO_MANY_CONNECTIONS",
                     f"the state service already has {self.server.max_connections} connections",
                 )
             )
-            self.transport.close()  # type: ignore[union-attr]
+            transport.close()
             return
         self.server._connections.add(self)
         self.worker = asyncio.get_running_loop().create_task(self._work())
@@ -340,7 +341,7 @@ class _Connection(asyncio.Protocol):
         responses = []
         dumps = orjson.dumps
         for request, outcome in zip(requests, outcomes, strict=True):
-            if type(outcome) is int:
+            if isinstance(outcome, int):
                 responses.append(
                     b'{"requestId":%b,"success":true,"version":%d}\n'
                     % (dumps(request.request_id), outcome)

@@ -43,7 +43,7 @@ import shutil
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -485,7 +485,7 @@ class LocalBackend:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _drain(self, reader: Iterator[list[T]]) -> AsyncIterator[list[T]]:
+    async def _drain(self, reader: Generator[list[T], None, None]) -> AsyncIterator[list[T]]:
         done = False
         try:
             while not done:
@@ -521,7 +521,7 @@ class LocalBackend:
 
     def _log_reader(
         self, job_id: str, stream: int, start: int, end: int
-    ) -> Iterator[list[LogLine]]:
+    ) -> Generator[list[LogLine], None, None]:
         kinds = _LOG_KINDS if stream == 0 else (_KINDS[stream],)
         opened: list[list[tuple[int, int, str]]] = []
         try:
@@ -536,7 +536,9 @@ class LocalBackend:
             for files in opened:
                 rd.close_all(files)
 
-    def _metric_reader(self, job_id: str, start: int, end: int) -> Iterator[list[Metric]]:
+    def _metric_reader(
+        self, job_id: str, start: int, end: int
+    ) -> Generator[list[Metric], None, None]:
         files = self._open_stream(job_id, "metrics")
         try:
             yield from rd.chunked(

@@ -31,12 +31,12 @@ import struct
 import zlib
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgspec
 import orjson
 
-from joblet_cluster.proto.persist_pb2 import LogLine, Metric
+from joblet_cluster.proto.persist_pb2 import LogLine, Metric, StreamType
 
 log = logging.getLogger("joblet.persist.local")
 
@@ -322,7 +322,7 @@ def log_lines(
         return [
             make(
                 job_id=job_id,
-                stream=stream,
+                stream=cast(StreamType, stream),
                 content=r.content.encode(),  # type: ignore[union-attr]
                 timestamp=r.timestamp,
                 sequence=r.sequence,
@@ -333,7 +333,7 @@ def log_lines(
         return [
             make(
                 job_id=job_id,
-                stream=stream,
+                stream=cast(StreamType, stream),
                 content=r.content.encode()
                 if r.content is not None
                 else base64.b64decode(r.content_b64 or ""),

@@ -81,10 +81,10 @@ def merge(
     more_a = more_b = True
     while True:
         while more_a and not a:
-            a = next(stdout, None) or []
+            a = next(stdout, [])
             more_a = bool(a)
         while more_b and not b:
-            b = next(stderr, None) or []
+            b = next(stderr, [])
             more_b = bool(b)
         if not a and not b:
             return

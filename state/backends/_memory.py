@@ -22,6 +22,9 @@ from joblet_cluster.state.backends._base import JobPage, SyncResult, WatchCallba
 log = logging.getLogger("joblet.state.memory")
 
 Key = tuple[str, str]
+# Aliases, because inside the class `list` names the method, not the type.
+Indexes = list[SortedList]
+Walks = list[Iterable[Key]]
 
 
 class MemoryBackend:
@@ -93,9 +96,9 @@ class MemoryBackend:
         incoming = {job["uuid"]: job for job in jobs}
         for key in list(self._by_node.get(node_id, ())):
             if key[1] not in incoming:
-                stored = self._jobs[key[1]]
-                self._remove(stored)
-                self._publish("delete", stored)
+                gone = self._jobs[key[1]]
+                self._remove(gone)
+                self._publish("delete", gone)
                 result.deleted += 1
         for job_id, record in incoming.items():
             stored = self._jobs.get(job_id)
@@ -124,7 +127,11 @@ class MemoryBackend:
     def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
         watcher = next(self._watcher_ids)
         self._watchers[watcher] = (callback, node_id)
-        return lambda: self._watchers.pop(watcher, None)  # type: ignore[func-returns-value]
+
+        def unsubscribe() -> None:
+            self._watchers.pop(watcher, None)
+
+        return unsubscribe
 
     async def close(self) -> None:
         self._watchers.clear()
@@ -172,7 +179,7 @@ class MemoryBackend:
         self._by_node[stored["nodeId"]].remove(key)
         del self._jobs[stored["uuid"]]
 
-    def _sources(self, query: JobQuery) -> list[SortedList]:
+    def _sources(self, query: JobQuery) -> Indexes:
         """The smallest set of indexes whose union holds every job the query can match."""
         by_status = None
         if query.statuses is not None:
@@ -201,7 +208,7 @@ class MemoryBackend:
                 high = query.after if high is None else min(high, query.after)
             else:
                 low = query.after if low is None else max(low, query.after)
-        walks: list[Iterable[Key]] = [
+        walks: Walks = [
             index.irange(low, high, inclusive=(True, False), reverse=query.descending)
             for index in self._sources(query)
         ]

@@ -66,10 +66,6 @@ class IngestServer:
         remove_socket(self.path)
         await self._server.wait_closed()
 
-    @property
-    def connections(self) -> int:
-        return len(self._connections)
-
 
 class _Connection(asyncio.Protocol):
     def __init__(self, server: IngestServer) -> None:

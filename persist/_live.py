@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from joblet_cluster.proto.persist_pb2 import LogLine
 
 MAX_BUFFERED = 100_000  # lines held for one follower before it must re-read storage
+ENDED_KEPT = 100_000  # ended jobs remembered, so a late follower of one finishes at once
 
 
 class Subscription:
@@ -59,7 +60,7 @@ class Subscription:
 class LiveFeed:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscription]] = {}
-        self._ended: set[str] = set()
+        self._ended: dict[str, None] = {}  # the last ENDED_KEPT ended jobs, oldest first
 
     def subscribe(self, job_id: str) -> Subscription:
         subscription = Subscription(self, job_id)
@@ -74,13 +75,15 @@ class LiveFeed:
 
     def end(self, job_id: str) -> None:
         """The job's output is complete: current and future followers finish."""
-        self._ended.add(job_id)
+        self._ended[job_id] = None
+        if len(self._ended) > ENDED_KEPT:  # a long-lived service ends millions of jobs
+            del self._ended[next(iter(self._ended))]
         for subscription in self._subscribers.get(job_id, ()):
             subscription._end()
 
     def forget(self, job_id: str) -> None:
         """The job's data was deleted."""
-        self._ended.discard(job_id)
+        self._ended.pop(job_id, None)
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.job_id)

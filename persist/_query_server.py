@@ -105,7 +105,6 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
         job_id = await _job_id(request.job_id, context)
         try:
             window = Window(request.offset, request.limit)
-            source = self.backend.read_metrics(job_id, request.start_time, request.end_time)
             if request.aggregation:
                 folded = await self.backend.aggregate_metrics(
                     job_id, request.start_time, request.end_time, request.aggregation, request.step
@@ -114,6 +113,7 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
                 for start in range(0, len(out), 1000):
                     yield pb.MetricChunk(metrics=out[start : start + 1000])
                 return
+            source = self.backend.read_metrics(job_id, request.start_time, request.end_time)
         except InvalidInput as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         async for chunk in rechunk(source):

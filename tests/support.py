@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,50 @@ def write_config(directory: Path, node_id: str = "node-1", **state: object) -> P
     return path
 
 
-def start_state(config: Path) -> subprocess.Popen[bytes]:
-    """``joblet state -c CONFIG`` from the interpreter running us, so the venv is the same."""
+def _start(service: str, config: Path) -> subprocess.Popen[bytes]:
+    """``joblet SERVICE -c CONFIG`` from the interpreter running us, so the venv is the same."""
     return subprocess.Popen(
-        [sys.executable, "-m", "joblet_cluster.node", "state", "-c", str(config)],
+        [sys.executable, "-m", "joblet_cluster.node", service, "-c", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def start_state(config: Path) -> subprocess.Popen[bytes]:
+    return _start("state", config)
+
+
+def start_persist(config: Path) -> subprocess.Popen[bytes]:
+    return _start("persist", config)
+
+
+def persist_config(directory: Path, **local: Any) -> Path:
+    """A persist config under ``directory``: local storage with ``local`` settings, HTTP
+    monitoring on ports the OS picks."""
+    config = {
+        "server": {"nodeId": "node-1"},
+        "persist": {
+            "ipc": {"socket": str(directory / "run" / "ipc.sock")},
+            "server": {"grpc_socket": str(directory / "run" / "query.sock")},
+            "storage": {"type": "local", "base_dir": str(directory / "data"), "local": local},
+            "monitoring": {"prometheus": {"port": 0}, "health": {"port": 0}},
+        },
+        "logging": {"level": "INFO"},
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "joblet-config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll a cheap condition until it holds; fail naming ``what`` at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.005)
 
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:

@@ -27,8 +27,7 @@ from joblet_cluster.persist import STDOUT, PersistClient
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
 from tests.benchmarks.bench_local_backend import batches, ceiling, contents
-from tests.integration.persist.test_persist_process import persist_config, start_persist
-from tests.support import machine, stop, wait_for_socket
+from tests.support import machine, persist_config, start_persist, stop, wait_for_socket
 
 
 async def ingest(client: PersistClient, names: list[str], lines: list[bytes]) -> float:

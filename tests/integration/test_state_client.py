@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,7 @@ import pytest
 
 from joblet_cluster.common.errors import StateUnavailable
 from joblet_cluster.state import StateClient
-from tests.support import start_state, stop, wait_for_socket, write_config
-
-
-async def wait_until(condition: Any, timeout: float, what: str) -> None:
-    """Poll a cheap condition until it holds; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.005)
+from tests.support import start_state, stop, wait_for_socket, wait_until, write_config
 
 
 def versions_of(uuid: str, count: int) -> list[dict[str, Any]]:

@@ -22,8 +22,7 @@ from joblet_cluster.persist import STDERR, STDOUT, PersistClient
 from joblet_cluster.persist._framing import encode_frame
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
-from tests.integration.persist.test_persist_process import persist_config, start_persist
-from tests.support import stop, wait_for_socket
+from tests.support import persist_config, start_persist, stop, wait_for_socket
 
 
 class Service:

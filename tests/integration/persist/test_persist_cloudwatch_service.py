@@ -12,8 +12,7 @@ import yaml
 from joblet_cluster.persist import STDERR, STDOUT, PersistClient
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
-from tests.integration.persist.test_persist_process import start_persist
-from tests.support import stop, wait_for_socket
+from tests.support import start_persist, stop, wait_for_socket
 
 
 async def test_logs_and_statistics_through_the_service(sock_dir: Path, moto_endpoint: str) -> None:

@@ -4,53 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
-import yaml
 
 from joblet_cluster.persist import STDERR, STDOUT, PersistClient
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
-from tests.support import stop, wait_for_socket
-
-
-def persist_config(directory: Path, **local: Any) -> Path:
-    config = {
-        "server": {"nodeId": "node-1"},
-        "persist": {
-            "ipc": {"socket": str(directory / "run" / "ipc.sock")},
-            "server": {"grpc_socket": str(directory / "run" / "query.sock")},
-            "storage": {"type": "local", "base_dir": str(directory / "data"), "local": local},
-            "monitoring": {"prometheus": {"port": 0}, "health": {"port": 0}},
-        },
-        "logging": {"level": "INFO"},
-    }
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "joblet-config.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def start_persist(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "joblet_cluster.node", "persist", "-c", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-async def wait_until(condition: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.005)
+from tests.support import persist_config, start_persist, stop, wait_for_socket, wait_until
 
 
 async def stored_lines(query_socket: Path, job_id: str, stream: int) -> list[pb.LogLine]:

@@ -938,20 +938,18 @@ def _refuses_files(folder: Path) -> bool:
 
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory no file can be created in: by its mode, or (root ignores modes) a
-    kernel file system that refuses files."""
+    """A directory no file can be created in: by its mode, or, for root (which ignores
+    modes), /proc, whose file system refuses new files from anyone."""
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        if _refuses_files(folder):
-            yield folder
-        elif Path("/sys").is_dir() and _refuses_files(Path("/sys")):
-            yield Path("/sys")
-        else:
-            pytest.skip("no read-only directory available here")
+        if not _refuses_files(folder):
+            folder = Path("/proc")
+        assert _refuses_files(folder), f"{folder} accepts new files; the test needs one that won't"
+        yield folder
     finally:
-        folder.chmod(0o700)
+        (tmp_path / "ro").chmod(0o700)
 
 
 def test_check_writable_names_the_reason(tmp_path: Path, read_only_dir: Path) -> None:

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from joblet_cluster.common.errors import InvalidInput
-from joblet_cluster.proto.persist_pb2 import LogLine
+from joblet_cluster.persist.backends._base import Cuttable
 
-CHUNK = 1000  # lines per streamed message
+CHUNK = 5000  # lines per streamed message at most
+CHUNK_BYTES = 1 << 20  # content bytes per streamed message at most (gRPC readers accept 4 MiB)
+C = TypeVar("C", bound=Cuttable)
 
 
-def line_matcher(pattern: str, regex: bool) -> Callable[[LogLine], bool] | None:
-    """A predicate for ``filter`` (substring, or regular expression), None when empty."""
+def line_matcher(pattern: str, regex: bool) -> Callable[[bytes], bool] | None:
+    """A predicate on a line's content for ``filter`` (substring, or regular expression),
+    None when empty."""
     if not pattern:
         return None
     if regex:
@@ -24,9 +28,9 @@ def line_matcher(pattern: str, regex: bool) -> Callable[[LogLine], bool] | None:
         except re.error as exc:
             raise InvalidInput(f"filter is not a valid regular expression: {exc}") from None
         search = compiled.search
-        return lambda line: search(line.content) is not None
+        return lambda content: search(content) is not None
     needle = pattern.encode()
-    return lambda line: needle in line.content
+    return lambda content: needle in content
 
 
 class Window:
@@ -42,7 +46,7 @@ class Window:
     def full(self) -> bool:
         return self.left == 0
 
-    def take(self, lines: list) -> list:
+    def take(self, lines: C) -> C:
         if self.skip:
             dropped = min(self.skip, len(lines))
             lines = lines[dropped:]
@@ -53,11 +57,14 @@ class Window:
         return lines
 
 
-async def rechunk(chunks: AsyncIterator[list], size: int = CHUNK) -> AsyncIterator[list]:
-    """Chunks of about ``size`` items, whatever size the source yields."""
-    pending: list = []
+async def rechunk(chunks: AsyncIterator[C], size: int = CHUNK) -> AsyncIterator[C]:
+    """Chunks of ``size`` items (the last one shorter), whatever size the source yields."""
+    pending: C | None = None
     async for chunk in chunks:
-        pending.extend(chunk)
+        if pending is None and len(chunk) == size:
+            yield chunk
+            continue
+        pending = chunk if pending is None else pending + chunk
         while len(pending) >= size:
             yield pending[:size]
             pending = pending[size:]

@@ -1,9 +1,10 @@
 """The query API (gRPC on a unix socket): servicers translate, the backend answers.
 
 Errors map to gRPC codes in one place: bad input → INVALID_ARGUMENT, unknown job →
-NOT_FOUND. Lines travel in chunks (``LogChunk`` of up to 1000 lines), never one message
-per line. A followed query subscribes to live lines before reading history, then
-continues after the last sequence it sent per stream: no gap, no duplicate.
+NOT_FOUND. Lines travel in columnar chunks (``LogChunk`` of up to 5000 lines and 1 MiB of
+content), never one message per line. A followed query subscribes to live lines before
+reading history, then continues after the last sequence it sent per stream: no gap, no
+duplicate.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from joblet_cluster.common.ids import check_id
 from joblet_cluster.common.unix import prepare_socket_path, private_umask, remove_socket
 from joblet_cluster.common.version import VERSION
 from joblet_cluster.persist._ingest import Ingestor
-from joblet_cluster.persist._query import Window, line_matcher, rechunk
-from joblet_cluster.persist.backends import STDERR, STDOUT, JobSummary, PersistBackend
+from joblet_cluster.persist._query import CHUNK, CHUNK_BYTES, Window, line_matcher, rechunk
+from joblet_cluster.persist.backends import (
+    STDERR,
+    STDOUT,
+    JobSummary,
+    LogBlock,
+    PersistBackend,
+)
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
 
@@ -44,7 +51,8 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
 
     async def QueryLogs(
         self, request: pb.LogQuery, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.LogChunk]:
+    ) -> AsyncIterator[bytes]:
+        """Serialised ``LogChunk`` messages (see ``_handlers``)."""
         self.metrics.queries.labels("QueryLogs").inc()
         job_id = await _job_id(request.job_id, context)
         if request.stream not in (0, STDOUT, STDERR):
@@ -60,13 +68,12 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
             source = self.backend.read_logs(
                 job_id, request.stream, request.start_time, request.end_time
             )
-            async for chunk in rechunk(source):
+            async for block in rechunk(source):
                 if subscription is not None:
-                    for line in chunk:
-                        last[line.stream] = line.sequence
-                out = window.take([ln for ln in chunk if matches(ln)] if matches else chunk)
-                if out:
-                    yield pb.LogChunk(lines=out)
+                    _advance(last, block)
+                out = window.take(block.where(matches) if matches else block)
+                for chunk in out.encoded_chunks(CHUNK_BYTES):
+                    yield chunk
                 if window.full:
                     return
             if subscription is None:
@@ -75,24 +82,26 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
                 await subscription.wait()
                 if subscription.overflowed:
                     subscription.overflowed = False
-                    live = [
-                        line
-                        async for chunk in self.backend.read_logs(job_id, request.stream)
-                        for line in chunk
-                    ]
+                    blocks = self.backend.read_logs(job_id, request.stream)
                 else:
-                    live = subscription.take()
-                fresh = [
-                    line
-                    for line in live
-                    if line.sequence > last[line.stream] and (request.stream in (0, line.stream))
-                ]
-                for line in fresh:
-                    last[line.stream] = line.sequence
-                out = window.take([ln for ln in fresh if matches(ln)] if matches else fresh)
-                for start in range(0, len(out), 1000):
-                    yield pb.LogChunk(lines=out[start : start + 1000])
-                if window.full or (subscription.ended and not subscription.lines):
+                    blocks = _as_blocks(job_id, subscription.take())
+                async for block in rechunk(blocks):
+                    fresh = block.pick(
+                        [
+                            at
+                            for at, (stream, sequence) in enumerate(
+                                zip(block.streams, block.sequences, strict=True)
+                            )
+                            if sequence > last[stream] and request.stream in (0, stream)
+                        ]
+                    )
+                    _advance(last, fresh)
+                    out = window.take(fresh.where(matches) if matches else fresh)
+                    for chunk in out.encoded_chunks(CHUNK_BYTES):
+                        yield chunk
+                    if window.full:
+                        return
+                if subscription.ended and not subscription.lines:
                     return
         finally:
             if subscription is not None:
@@ -110,8 +119,8 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
                     job_id, request.start_time, request.end_time, request.aggregation, request.step
                 )
                 out = window.take(folded)
-                for start in range(0, len(out), 1000):
-                    yield pb.MetricChunk(metrics=out[start : start + 1000])
+                for start in range(0, len(out), CHUNK):
+                    yield pb.MetricChunk(metrics=out[start : start + CHUNK])
                 return
             source = self.backend.read_metrics(job_id, request.start_time, request.end_time)
         except InvalidInput as exc:
@@ -181,6 +190,36 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
         return pb.CleanupResponse(jobs_removed=result.jobs_removed, bytes_freed=result.bytes_freed)
 
 
+def _advance(last: dict[int, int], block: LogBlock) -> None:
+    """Note the last sequence a follower was sent on each stream."""
+    for stream in (STDOUT, STDERR):
+        last[stream] = block.last_sequence(stream) or last[stream]
+
+
+async def _as_blocks(job_id: str, lines: list[pb.LogLine]) -> AsyncIterator[LogBlock]:
+    yield LogBlock.of(job_id, lines)
+
+
+def _handlers(servicer: PersistServicer) -> tuple[str, dict[str, grpc.RpcMethodHandler]]:
+    """What the generated ``add_PersistServiceServicer_to_server`` registers, except that
+    QueryLogs yields its ``LogChunk`` messages already serialised."""
+    service = pb.DESCRIPTOR.services_by_name["PersistService"]
+    handlers = {}
+    for method in service.methods:
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        serialize = getattr(pb, method.output_type.name).SerializeToString
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=None if method.name == "QueryLogs" else serialize,
+        )
+    return service.full_name, handlers
+
+
 async def _job_id(value: str, context: grpc.aio.ServicerContext) -> str:
     try:
         return check_id(value, "job_id")
@@ -215,7 +254,11 @@ class QueryServer:
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ]
         )
-        persist_pb2_grpc.add_PersistServiceServicer_to_server(servicer, self.server)
+        name, handlers = _handlers(servicer)
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(name, handlers),)
+        )
+        self.server.add_registered_method_handlers(name, handlers)
 
     async def start(self) -> None:
         prepare_socket_path(self.path, "persist.server.grpc_socket")

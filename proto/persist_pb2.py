@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"joblet_cluster/proto/persist.proto\x12\x16joblet_cluster.persist\"\x93\x01\n\nIPCMessage\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x31\n\x04type\x18\x02 \x01(\x0e\x32#.joblet_cluster.persist.MessageType\x12\x0e\n\x06job_id\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"\x83\x01\n\x07LogLine\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x06stream\x18\x02 \x01(\x0e\x32\".joblet_cluster.persist.StreamType\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\"\xb3\x02\n\x06Metric\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x13\n\x0b\x63pu_percent\x18\x03 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x03\x12\x15\n\rio_read_bytes\x18\x05 \x01(\x03\x12\x16\n\x0eio_write_bytes\x18\x06 \x01(\x03\x12\x10\n\x08sequence\x18\x07 \x01(\x03\x12\x14\n\x0cmemory_limit\x18\x08 \x01(\x03\x12\x13\n\x0bio_read_ops\x18\t \x01(\x03\x12\x14\n\x0cio_write_ops\x18\n \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x0b \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x0c \x01(\x03\x12\x13\n\x0bgpu_percent\x18\r \x01(\x01\x12\x18\n\x10gpu_memory_bytes\x18\x0e \x01(\x03\":\n\x08LogBatch\x12.\n\x05lines\x18\x01 \x03(\x0b\x32\x1f.joblet_cluster.persist.LogLine\">\n\x0bMetricBatch\x12/\n\x07metrics\x18\x01 \x03(\x0b\x32\x1e.joblet_cluster.persist.Metric\"a\n\tStreamAck\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x06stream\x18\x02 \x01(\x0e\x32\".joblet_cluster.persist.StreamType\x12\x10\n\x08sequence\x18\x03 \x01(\x03\"9\n\x03\x41\x63k\x12\x32\n\x07streams\x18\x01 \x03(\x0b\x32!.joblet_cluster.persist.StreamAck\"\r\n\x0bPingRequest\"A\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\xc2\x01\n\x08LogQuery\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x06stream\x18\x02 \x01(\x0e\x32\".joblet_cluster.persist.StreamType\x12\x12\n\nstart_time\x18\x03 \x01(\x03\x12\x10\n\x08\x65nd_time\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x07 \x01(\t\x12\r\n\x05regex\x18\x08 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\t \x01(\x08\":\n\x08LogChunk\x12.\n\x05lines\x18\x01 \x03(\x0b\x32\x1f.joblet_cluster.persist.LogLine\"\x85\x01\n\x0bMetricQuery\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nstart_time\x18\x02 \x01(\x03\x12\x10\n\x08\x65nd_time\x18\x03 \x01(\x03\x12\x13\n\x0b\x61ggregation\x18\x04 \x01(\t\x12\x0c\n\x04step\x18\x05 \x01(\x03\x12\r\n\x05limit\x18\x06 \x01(\x05\x12\x0e\n\x06offset\x18\x07 \x01(\x05\">\n\x0bMetricChunk\x12/\n\x07metrics\x18\x01 \x03(\x0b\x32\x1e.joblet_cluster.persist.Metric\"\x1c\n\nJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xb0\x01\n\x07JobInfo\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nfirst_time\x18\x02 \x01(\x03\x12\x11\n\tlast_time\x18\x03 \x01(\x03\x12\x14\n\x0cstdout_lines\x18\x04 \x01(\x03\x12\x14\n\x0cstderr_lines\x18\x05 \x01(\x03\x12\x14\n\x0cstdout_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cstderr_bytes\x18\x07 \x01(\x03\x12\x16\n\x0emetric_samples\x18\x08 \x01(\x03\"0\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\"A\n\x10ListJobsResponse\x12-\n\x04jobs\x18\x01 \x03(\x0b\x32\x1f.joblet_cluster.persist.JobInfo\"$\n\x11\x44\x65leteJobResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x0e\n\x0cStatsRequest\"\xae\x01\n\rStatsResponse\x12\x0c\n\x04jobs\x18\x01 \x01(\x03\x12\x11\n\tlog_lines\x18\x02 \x01(\x03\x12\x16\n\x0emetric_samples\x18\x03 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x04 \x01(\x03\x12\x19\n\x11messages_received\x18\x05 \x01(\x03\x12\x1a\n\x12\x64uplicates_dropped\x18\x06 \x01(\x03\x12\x17\n\x0f\x66rames_rejected\x18\x07 \x01(\x03\"\x1d\n\x0e\x43leanupRequest\x12\x0b\n\x03now\x18\x01 \x01(\x03\"<\n\x0f\x43leanupResponse\x12\x14\n\x0cjobs_removed\x18\x01 \x01(\x03\x12\x13\n\x0b\x62ytes_freed\x18\x02 \x01(\x03*z\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x07\n\x03LOG\x10\x01\x12\n\n\x06METRIC\x10\x02\x12\x0e\n\nEND_OF_JOB\x10\x03\x12\r\n\tLOG_BATCH\x10\n\x12\x10\n\x0cMETRIC_BATCH\x10\x0b\x12\x07\n\x03\x41\x43K\x10\x14*N\n\nStreamType\x12\x1b\n\x17STREAM_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02\x12\x0b\n\x07METRICS\x10\x03\x32\xdc\x05\n\x0ePersistService\x12Q\n\x04Ping\x12#.joblet_cluster.persist.PingRequest\x1a$.joblet_cluster.persist.PingResponse\x12Q\n\tQueryLogs\x12 .joblet_cluster.persist.LogQuery\x1a .joblet_cluster.persist.LogChunk0\x01\x12Z\n\x0cQueryMetrics\x12#.joblet_cluster.persist.MetricQuery\x1a#.joblet_cluster.persist.MetricChunk0\x01\x12Q\n\nGetJobInfo\x12\".joblet_cluster.persist.JobRequest\x1a\x1f.joblet_cluster.persist.JobInfo\x12]\n\x08ListJobs\x12\'.joblet_cluster.persist.ListJobsRequest\x1a(.joblet_cluster.persist.ListJobsResponse\x12Z\n\tDeleteJob\x12\".joblet_cluster.persist.JobRequest\x1a).joblet_cluster.persist.DeleteJobResponse\x12W\n\x08GetStats\x12$.joblet_cluster.persist.StatsRequest\x1a%.joblet_cluster.persist.StatsResponse\x12\x61\n\x0e\x43leanupOldData\x12&.joblet_cluster.persist.CleanupRequest\x1a\'.joblet_cluster.persist.CleanupResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"joblet_cluster/proto/persist.proto\x12\x16joblet_cluster.persist\"\x93\x01\n\nIPCMessage\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x31\n\x04type\x18\x02 \x01(\x0e\x32#.joblet_cluster.persist.MessageType\x12\x0e\n\x06job_id\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"\x83\x01\n\x07LogLine\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x06stream\x18\x02 \x01(\x0e\x32\".joblet_cluster.persist.StreamType\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\"\xb3\x02\n\x06Metric\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x13\n\x0b\x63pu_percent\x18\x03 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x03\x12\x15\n\rio_read_bytes\x18\x05 \x01(\x03\x12\x16\n\x0eio_write_bytes\x18\x06 \x01(\x03\x12\x10\n\x08sequence\x18\x07 \x01(\x03\x12\x14\n\x0cmemory_limit\x18\x08 \x01(\x03\x12\x13\n\x0bio_read_ops\x18\t \x01(\x03\x12\x14\n\x0cio_write_ops\x18\n \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x0b \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x0c \x01(\x03\x12\x13\n\x0bgpu_percent\x18\r \x01(\x01\x12\x18\n\x10gpu_memory_bytes\x18\x0e \x01(\x03\":\n\x08LogBatch\x12.\n\x05lines\x18\x01 \x03(\x0b\x32\x1f.joblet_cluster.persist.LogLine\">\n\x0bMetricBatch\x12/\n\x07metrics\x18\x01 \x03(\x0b\x32\x1e.joblet_cluster.persist.Metric\"a\n\tStreamAck\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x06stream\x18\x02 \x01(\x0e\x32\".joblet_cluster.persist.StreamType\x12\x10\n\x08sequence\x18\x03 \x01(\x03\"9\n\x03\x41\x63k\x12\x32\n\x07streams\x18\x01 \x03(\x0b\x32!.joblet_cluster.persist.StreamAck\"\r\n\x0bPingRequest\"A\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\xc2\x01\n\x08LogQuery\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x06stream\x18\x02 \x01(\x0e\x32\".joblet_cluster.persist.StreamType\x12\x12\n\nstart_time\x18\x03 \x01(\x03\x12\x10\n\x08\x65nd_time\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x07 \x01(\t\x12\r\n\x05regex\x18\x08 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\t \x01(\x08\"s\n\x08LogChunk\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07streams\x18\x02 \x01(\x0c\x12\x12\n\ntimestamps\x18\x03 \x03(\x10\x12\x11\n\tsequences\x18\x04 \x03(\x10\x12\r\n\x05sizes\x18\x05 \x03(\x07\x12\x10\n\x08\x63ontents\x18\x06 \x01(\x0c\"\x85\x01\n\x0bMetricQuery\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nstart_time\x18\x02 \x01(\x03\x12\x10\n\x08\x65nd_time\x18\x03 \x01(\x03\x12\x13\n\x0b\x61ggregation\x18\x04 \x01(\t\x12\x0c\n\x04step\x18\x05 \x01(\x03\x12\r\n\x05limit\x18\x06 \x01(\x05\x12\x0e\n\x06offset\x18\x07 \x01(\x05\">\n\x0bMetricChunk\x12/\n\x07metrics\x18\x01 \x03(\x0b\x32\x1e.joblet_cluster.persist.Metric\"\x1c\n\nJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xb0\x01\n\x07JobInfo\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nfirst_time\x18\x02 \x01(\x03\x12\x11\n\tlast_time\x18\x03 \x01(\x03\x12\x14\n\x0cstdout_lines\x18\x04 \x01(\x03\x12\x14\n\x0cstderr_lines\x18\x05 \x01(\x03\x12\x14\n\x0cstdout_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cstderr_bytes\x18\x07 \x01(\x03\x12\x16\n\x0emetric_samples\x18\x08 \x01(\x03\"0\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\"A\n\x10ListJobsResponse\x12-\n\x04jobs\x18\x01 \x03(\x0b\x32\x1f.joblet_cluster.persist.JobInfo\"$\n\x11\x44\x65leteJobResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x0e\n\x0cStatsRequest\"\xae\x01\n\rStatsResponse\x12\x0c\n\x04jobs\x18\x01 \x01(\x03\x12\x11\n\tlog_lines\x18\x02 \x01(\x03\x12\x16\n\x0emetric_samples\x18\x03 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x04 \x01(\x03\x12\x19\n\x11messages_received\x18\x05 \x01(\x03\x12\x1a\n\x12\x64uplicates_dropped\x18\x06 \x01(\x03\x12\x17\n\x0f\x66rames_rejected\x18\x07 \x01(\x03\"\x1d\n\x0e\x43leanupRequest\x12\x0b\n\x03now\x18\x01 \x01(\x03\"<\n\x0f\x43leanupResponse\x12\x14\n\x0cjobs_removed\x18\x01 \x01(\x03\x12\x13\n\x0b\x62ytes_freed\x18\x02 \x01(\x03*z\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x07\n\x03LOG\x10\x01\x12\n\n\x06METRIC\x10\x02\x12\x0e\n\nEND_OF_JOB\x10\x03\x12\r\n\tLOG_BATCH\x10\n\x12\x10\n\x0cMETRIC_BATCH\x10\x0b\x12\x07\n\x03\x41\x43K\x10\x14*N\n\nStreamType\x12\x1b\n\x17STREAM_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02\x12\x0b\n\x07METRICS\x10\x03\x32\xdc\x05\n\x0ePersistService\x12Q\n\x04Ping\x12#.joblet_cluster.persist.PingRequest\x1a$.joblet_cluster.persist.PingResponse\x12Q\n\tQueryLogs\x12 .joblet_cluster.persist.LogQuery\x1a .joblet_cluster.persist.LogChunk0\x01\x12Z\n\x0cQueryMetrics\x12#.joblet_cluster.persist.MetricQuery\x1a#.joblet_cluster.persist.MetricChunk0\x01\x12Q\n\nGetJobInfo\x12\".joblet_cluster.persist.JobRequest\x1a\x1f.joblet_cluster.persist.JobInfo\x12]\n\x08ListJobs\x12\'.joblet_cluster.persist.ListJobsRequest\x1a(.joblet_cluster.persist.ListJobsResponse\x12Z\n\tDeleteJob\x12\".joblet_cluster.persist.JobRequest\x1a).joblet_cluster.persist.DeleteJobResponse\x12W\n\x08GetStats\x12$.joblet_cluster.persist.StatsRequest\x1a%.joblet_cluster.persist.StatsResponse\x12\x61\n\x0e\x43leanupOldData\x12&.joblet_cluster.persist.CleanupRequest\x1a\'.joblet_cluster.persist.CleanupResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'joblet_cluster.proto.persist_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MESSAGETYPE']._serialized_start=2127
-  _globals['_MESSAGETYPE']._serialized_end=2249
-  _globals['_STREAMTYPE']._serialized_start=2251
-  _globals['_STREAMTYPE']._serialized_end=2329
+  _globals['_MESSAGETYPE']._serialized_start=2184
+  _globals['_MESSAGETYPE']._serialized_end=2306
+  _globals['_STREAMTYPE']._serialized_start=2308
+  _globals['_STREAMTYPE']._serialized_end=2386
   _globals['_IPCMESSAGE']._serialized_start=63
   _globals['_IPCMESSAGE']._serialized_end=210
   _globals['_LOGLINE']._serialized_start=213
@@ -56,29 +56,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGQUERY']._serialized_start=1021
   _globals['_LOGQUERY']._serialized_end=1215
   _globals['_LOGCHUNK']._serialized_start=1217
-  _globals['_LOGCHUNK']._serialized_end=1275
-  _globals['_METRICQUERY']._serialized_start=1278
-  _globals['_METRICQUERY']._serialized_end=1411
-  _globals['_METRICCHUNK']._serialized_start=1413
-  _globals['_METRICCHUNK']._serialized_end=1475
-  _globals['_JOBREQUEST']._serialized_start=1477
-  _globals['_JOBREQUEST']._serialized_end=1505
-  _globals['_JOBINFO']._serialized_start=1508
-  _globals['_JOBINFO']._serialized_end=1684
-  _globals['_LISTJOBSREQUEST']._serialized_start=1686
-  _globals['_LISTJOBSREQUEST']._serialized_end=1734
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1736
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1801
-  _globals['_DELETEJOBRESPONSE']._serialized_start=1803
-  _globals['_DELETEJOBRESPONSE']._serialized_end=1839
-  _globals['_STATSREQUEST']._serialized_start=1841
-  _globals['_STATSREQUEST']._serialized_end=1855
-  _globals['_STATSRESPONSE']._serialized_start=1858
-  _globals['_STATSRESPONSE']._serialized_end=2032
-  _globals['_CLEANUPREQUEST']._serialized_start=2034
-  _globals['_CLEANUPREQUEST']._serialized_end=2063
-  _globals['_CLEANUPRESPONSE']._serialized_start=2065
-  _globals['_CLEANUPRESPONSE']._serialized_end=2125
-  _globals['_PERSISTSERVICE']._serialized_start=2332
-  _globals['_PERSISTSERVICE']._serialized_end=3064
+  _globals['_LOGCHUNK']._serialized_end=1332
+  _globals['_METRICQUERY']._serialized_start=1335
+  _globals['_METRICQUERY']._serialized_end=1468
+  _globals['_METRICCHUNK']._serialized_start=1470
+  _globals['_METRICCHUNK']._serialized_end=1532
+  _globals['_JOBREQUEST']._serialized_start=1534
+  _globals['_JOBREQUEST']._serialized_end=1562
+  _globals['_JOBINFO']._serialized_start=1565
+  _globals['_JOBINFO']._serialized_end=1741
+  _globals['_LISTJOBSREQUEST']._serialized_start=1743
+  _globals['_LISTJOBSREQUEST']._serialized_end=1791
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1793
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1858
+  _globals['_DELETEJOBRESPONSE']._serialized_start=1860
+  _globals['_DELETEJOBRESPONSE']._serialized_end=1896
+  _globals['_STATSREQUEST']._serialized_start=1898
+  _globals['_STATSREQUEST']._serialized_end=1912
+  _globals['_STATSRESPONSE']._serialized_start=1915
+  _globals['_STATSRESPONSE']._serialized_end=2089
+  _globals['_CLEANUPREQUEST']._serialized_start=2091
+  _globals['_CLEANUPREQUEST']._serialized_end=2120
+  _globals['_CLEANUPRESPONSE']._serialized_start=2122
+  _globals['_CLEANUPRESPONSE']._serialized_end=2182
+  _globals['_PERSISTSERVICE']._serialized_start=2389
+  _globals['_PERSISTSERVICE']._serialized_end=3121
 # @@protoc_insertion_point(module_scope)

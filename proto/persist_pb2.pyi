@@ -162,10 +162,20 @@ class LogQuery(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., stream: _Optional[_Union[StreamType, str]] = ..., start_time: _Optional[int] = ..., end_time: _Optional[int] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., filter: _Optional[str] = ..., regex: _Optional[bool] = ..., follow: _Optional[bool] = ...) -> None: ...
 
 class LogChunk(_message.Message):
-    __slots__ = ("lines",)
-    LINES_FIELD_NUMBER: _ClassVar[int]
-    lines: _containers.RepeatedCompositeFieldContainer[LogLine]
-    def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("job_id", "streams", "timestamps", "sequences", "sizes", "contents")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    SIZES_FIELD_NUMBER: _ClassVar[int]
+    CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    streams: bytes
+    timestamps: _containers.RepeatedScalarFieldContainer[int]
+    sequences: _containers.RepeatedScalarFieldContainer[int]
+    sizes: _containers.RepeatedScalarFieldContainer[int]
+    contents: bytes
+    def __init__(self, job_id: _Optional[str] = ..., streams: _Optional[bytes] = ..., timestamps: _Optional[_Iterable[int]] = ..., sequences: _Optional[_Iterable[int]] = ..., sizes: _Optional[_Iterable[int]] = ..., contents: _Optional[bytes] = ...) -> None: ...
 
 class MetricQuery(_message.Message):
     __slots__ = ("job_id", "start_time", "end_time", "aggregation", "step", "limit", "offset")

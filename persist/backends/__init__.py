@@ -11,6 +11,7 @@ from joblet_cluster.persist.backends._base import (
     JobSummary,
     PersistBackend,
 )
+from joblet_cluster.persist.backends._block import LogBlock
 from joblet_cluster.persist.backends._cloudwatch import CloudWatchBackend, CloudWatchError
 from joblet_cluster.persist.backends._local import LocalBackend
 
@@ -23,6 +24,7 @@ __all__ = [
     "CloudWatchError",
     "JobSummary",
     "LocalBackend",
+    "LogBlock",
     "PersistBackend",
     "open_backend",
 ]

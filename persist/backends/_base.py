@@ -3,21 +3,30 @@
 Backends receive lines already checked and de-duplicated by the ingestion core: per job
 and stream, sequences arrive in increasing order, each once. A write returns only when
 its lines are durably stored (for local files: written to the OS, so a crash of the
-service loses nothing that was acknowledged). Reads return chunks (lists) of messages,
-never one message at a time.
+service loses nothing that was acknowledged). Reads return chunks, never one message at
+a time: lines as columnar blocks (:class:`LogBlock`), metric samples as lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
+from joblet_cluster.persist.backends._block import LogBlock
 from joblet_cluster.proto.persist_pb2 import LogLine, Metric
 
 STDOUT = 1
 STDERR = 2
 METRICS = 3  # the "stream" of a job's metric samples, for sequences and acks
+
+
+class Cuttable(Protocol):
+    """A chunk that reads yield: a list of samples, or a block of lines."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, span: slice, /) -> Self: ...
+    def __add__(self, other: Self, /) -> Self: ...
 
 
 @dataclass(slots=True)
@@ -61,8 +70,8 @@ class PersistBackend(Protocol):
 
     def read_logs(
         self, job_id: str, stream: int, start: int = 0, end: int = 0
-    ) -> AsyncIterator[list[LogLine]]:
-        """Stored lines in chunks: one stream in sequence order, or (``stream`` 0) both
+    ) -> AsyncIterator[LogBlock]:
+        """Stored lines in blocks: one stream in sequence order, or (``stream`` 0) both
         streams merged by timestamp (ties: stdout first, then by sequence). ``start`` is
         inclusive, ``end`` exclusive, in ns; 0 means unbounded."""
 

@@ -42,6 +42,7 @@ from joblet_cluster.persist.backends._base import (
     CleanupResult,
     JobSummary,
 )
+from joblet_cluster.persist.backends._block import LogBlock
 from joblet_cluster.persist.backends._cloudwatch_aws import (
     CloudWatchError,
     ResourceExists,
@@ -381,8 +382,8 @@ class CloudWatchBackend:
 
     async def read_logs(
         self, job_id: str, stream: int, start: int = 0, end: int = 0
-    ) -> AsyncIterator[list[LogLine]]:
-        """Lines in chunks (one page of GetLogEvents at most), following the forward token
+    ) -> AsyncIterator[LogBlock]:
+        """Lines in blocks (one page of GetLogEvents at most), following the forward token
         until it repeats. Time bounds select by event time first, then by the line's own;
         a line whose event time was clamped (see ``encode_lines``) may miss a bounded read."""
         self._require_open()
@@ -390,13 +391,13 @@ class CloudWatchBackend:
         _check_stream(stream, (0, STDOUT, STDERR))
         if stream:
             async for chunk in self._lines(job_id, stream, start, end):
-                yield chunk
+                yield LogBlock.of(job_id, chunk)
             return
         merged = merge_lines(
             [self._lines(job_id, STDOUT, start, end), self._lines(job_id, STDERR, start, end)]
         )
         async for chunk in merged:
-            yield chunk
+            yield LogBlock.of(job_id, chunk)
 
     async def read_metrics(
         self, job_id: str, start: int = 0, end: int = 0

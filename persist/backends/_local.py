@@ -62,6 +62,7 @@ from joblet_cluster.persist.backends._base import (
     CleanupResult,
     JobSummary,
 )
+from joblet_cluster.persist.backends._block import LogBlock
 from joblet_cluster.proto.persist_pb2 import LogLine, Metric
 
 log = logging.getLogger("joblet.persist.local")
@@ -143,7 +144,7 @@ class LocalBackend:
 
     def read_logs(
         self, job_id: str, stream: int, start: int = 0, end: int = 0
-    ) -> AsyncIterator[list[LogLine]]:
+    ) -> AsyncIterator[LogBlock]:
         check_id(job_id)
         if stream not in (0, STDOUT, STDERR):
             raise InvalidInput(f"stream must be 0 (both), 1 or 2, not {stream!r}")
@@ -485,15 +486,21 @@ class LocalBackend:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _drain(self, reader: Generator[list[T], None, None]) -> AsyncIterator[list[T]]:
+    async def _drain(self, reader: Generator[T, None, None]) -> AsyncIterator[T]:
+        """The reader's chunks, one step ahead: the worker reads (and inflates, without
+        the GIL) the next step while the caller sends this one."""
+        step = asyncio.ensure_future(self._call(rd.take, reader))
         done = False
         try:
             while not done:
-                chunks = await self._call(rd.take, reader)
+                chunks = await step
                 done = len(chunks) < rd.CHUNKS_PER_STEP  # a short step: the reader is through
+                if not done:
+                    step = asyncio.ensure_future(self._call(rd.take, reader))
                 for chunk in chunks:
                     yield chunk
         finally:
+            step.cancel()
             if not done:
                 try:  # after the step that may still run on the worker, never beside it
                     self._worker.submit(reader.close)
@@ -521,14 +528,14 @@ class LocalBackend:
 
     def _log_reader(
         self, job_id: str, stream: int, start: int, end: int
-    ) -> Generator[list[LogLine], None, None]:
+    ) -> Generator[LogBlock, None, None]:
         kinds = _LOG_KINDS if stream == 0 else (_KINDS[stream],)
         opened: list[list[tuple[int, int, str]]] = []
         try:
             for kind in kinds:
                 opened.append(self._open_stream(job_id, kind))
             parts = [
-                rd.member_lines(files, job_id, _STREAMS[kind], start, end)
+                rd.member_blocks(files, job_id, _STREAMS[kind], start, end)
                 for files, kind in zip(opened, kinds, strict=True)
             ]
             yield from rd.chunked(parts[0] if len(parts) == 1 else rd.merge(*parts))

@@ -31,12 +31,13 @@ import struct
 import zlib
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import msgspec
 import orjson
 
-from joblet_cluster.proto.persist_pb2 import LogLine, Metric, StreamType
+from joblet_cluster.persist.backends._block import LogBlock
+from joblet_cluster.proto.persist_pb2 import LogLine, Metric
 
 log = logging.getLogger("joblet.persist.local")
 
@@ -309,39 +310,32 @@ _decode_logs = msgspec.json.Decoder(_LogRecord).decode_lines
 _decode_metrics = msgspec.json.Decoder(dict[str, Any]).decode_lines
 
 
-def log_lines(
+def log_block(
     payload: bytes, job_id: str, stream: int, start: int, end: int, found: Member
-) -> list[LogLine]:
-    """The member's lines as messages, keeping those in ``[start, end)`` (0: unbounded)."""
+) -> LogBlock:
+    """The member's lines, keeping those in ``[start, end)`` (0: unbounded)."""
     records = _decode_logs(payload)
     if (start and found.min_time < start) or (end and found.max_time >= end):
         stop = end or 1 << 64
         records = [r for r in records if start <= r.timestamp < stop]
-    make = LogLine
+    streams = bytes((stream,)) * len(records)
+    timestamps = [r.timestamp for r in records]
+    sequences = [r.sequence for r in records]
+    texts = [r.content for r in records]
     try:
-        return [
-            make(
-                job_id=job_id,
-                stream=cast(StreamType, stream),
-                content=r.content.encode(),  # type: ignore[union-attr]
-                timestamp=r.timestamp,
-                sequence=r.sequence,
-            )
+        joined = "".join(texts)  # type: ignore[arg-type]
+    except TypeError:  # a line stored as content_b64: the slower path for this member
+        contents = [
+            r.content.encode() if r.content is not None else base64.b64decode(r.content_b64 or "")
             for r in records
         ]
-    except AttributeError:  # a line stored as content_b64: the slower path for this member
-        return [
-            make(
-                job_id=job_id,
-                stream=cast(StreamType, stream),
-                content=r.content.encode()
-                if r.content is not None
-                else base64.b64decode(r.content_b64 or ""),
-                timestamp=r.timestamp,
-                sequence=r.sequence,
-            )
-            for r in records
-        ]
+        return LogBlock.of_contents(job_id, streams, timestamps, sequences, contents)
+    data = joined.encode()
+    if len(data) == len(joined):  # ASCII: a character is a byte, so sizes come from the texts
+        sizes = list(map(len, texts))  # type: ignore[arg-type]
+    else:
+        sizes = [len(text.encode()) for text in texts]  # type: ignore[union-attr]
+    return LogBlock(job_id, streams, timestamps, sequences, sizes, data)
 
 
 def metric_samples(payload: bytes, job_id: str, start: int, end: int) -> list[Metric]:

@@ -10,21 +10,22 @@ import itertools
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from operator import attrgetter
 from typing import TypeVar
 
 from joblet_cluster.persist.backends import _local_format as fmt
-from joblet_cluster.proto.persist_pb2 import LogLine
+from joblet_cluster.persist.backends._base import Cuttable
+from joblet_cluster.persist.backends._block import LogBlock
 
-CHUNK = 1000  # lines (or samples) per chunk that reads yield
+CHUNK = 5000  # lines (or samples) per chunk that reads yield
 CHUNKS_PER_STEP = 4  # chunks a read produces per trip to the worker
 NEVER = 1 << 64  # later than any timestamp
 
 T = TypeVar("T")
+C = TypeVar("C", bound=Cuttable)
 OpenFiles = list[tuple[int, int, str]]  # descriptor, size when opened, path: oldest first
 
 
-def take(reader: Iterator[list[T]]) -> list[list[T]]:
+def take(reader: Iterator[T]) -> list[T]:
     """One step of a read: the next few chunks."""
     return list(itertools.islice(reader, CHUNKS_PER_STEP))
 
@@ -34,40 +35,38 @@ def close_all(files: OpenFiles) -> None:
         os.close(fd)
 
 
-def member_lines(
+def member_blocks(
     files: OpenFiles, job_id: str, stream: int, start: int, end: int
-) -> Iterator[list[LogLine]]:
-    """One stream's lines in ``[start, end)``, a non-empty list per member, in file order."""
+) -> Iterator[LogBlock]:
+    """One stream's lines in ``[start, end)``, a non-empty block per member, in file order."""
     for fd, limit, name in files:
         for found, payload in fmt.payloads(fd, limit, name, start, end):
-            lines = fmt.log_lines(payload, job_id, stream, start, end, found)
-            if lines:
-                yield lines
+            block = fmt.log_block(payload, job_id, stream, start, end, found)
+            if block:
+                yield block
 
 
-def chunked(parts: Iterable[list[T]]) -> Iterator[list[T]]:
-    """Lists of any size, re-cut into chunks of ``CHUNK`` (the last one shorter)."""
-    pending: list[T] = []
+def chunked(parts: Iterable[C]) -> Iterator[C]:
+    """Parts of any size, re-cut into chunks of ``CHUNK`` (the last one shorter)."""
+    pending: C | None = None
     for part in parts:
-        if not pending and len(part) == CHUNK:
-            yield part
-            continue
-        pending.extend(part)
+        if pending is None:
+            if len(part) == CHUNK:
+                yield part
+                continue
+            pending = part
+        else:
+            pending = pending + part
         if len(pending) >= CHUNK:
             whole = len(pending) - len(pending) % CHUNK
             for at in range(0, whole, CHUNK):
                 yield pending[at : at + CHUNK]
-            pending = pending[whole:]
+            pending = pending[whole:] if whole < len(pending) else None
     if pending:
         yield pending
 
 
-_timestamp = attrgetter("timestamp")
-
-
-def merge(
-    stdout: Iterator[list[LogLine]], stderr: Iterator[list[LogLine]]
-) -> Iterator[list[LogLine]]:
+def merge(stdout: Iterator[LogBlock], stderr: Iterator[LogBlock]) -> Iterator[LogBlock]:
     """Both streams as one, by timestamp; ties: stdout first, then by sequence.
 
     Each stream arrives in sequence order, which is normally time order. What is buffered of
@@ -76,30 +75,33 @@ def merge(
     while stdout may still have some). A stable sort of the two released runs, stdout's
     first, is then a merge done in C.
     """
-    a: list[LogLine] = []
-    b: list[LogLine] = []
+    a: LogBlock | None = None
+    b: LogBlock | None = None
     more_a = more_b = True
     while True:
         while more_a and not a:
-            a = next(stdout, [])
-            more_a = bool(a)
+            a = next(stdout, None)
+            more_a = a is not None
         while more_b and not b:
-            b = next(stderr, [])
-            more_b = bool(b)
-        if not a and not b:
+            b = next(stderr, None)
+            more_b = b is not None
+        if not a:
+            if b:
+                yield b
+            yield from stderr
             return
-        newest_a = a[-1].timestamp if more_a else NEVER
-        newest_b = b[-1].timestamp if more_b else NEVER
+        if not b:
+            yield a
+            yield from stdout
+            return
+        newest_a, newest_b = a.timestamps[-1], b.timestamps[-1]
         bound = min(newest_a, newest_b)
-        whole_a = more_a and bound == newest_a
-        cut_a = len(a) if whole_a else bisect_right(a, bound, key=_timestamp)
+        cut_a = len(a) if bound == newest_a else bisect_right(a.timestamps, bound)
         if newest_a <= bound:  # stdout may still deliver lines at `bound`: stderr's wait
-            cut_b = bisect_left(b, bound, key=_timestamp)
-        elif more_b and bound == newest_b:
-            cut_b = len(b)
+            cut_b = bisect_left(b.timestamps, bound)
         else:
-            cut_b = bisect_right(b, bound, key=_timestamp)
-        released = a[:cut_a] + b[:cut_b]
-        released.sort(key=_timestamp)
+            cut_b = len(b) if bound == newest_b else bisect_right(b.timestamps, bound)
+        released = (a[:cut_a] + b[:cut_b]).by_time()
         a, b = a[cut_a:], b[cut_b:]
-        yield released
+        if released:
+            yield released

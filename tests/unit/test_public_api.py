@@ -42,6 +42,7 @@ PERSIST_ALL = [
     "METRICS",
     "STDERR",
     "STDOUT",
+    "LogBlock",
     "PersistClient",
     "PersistUnavailable",
     "serve_persist",
@@ -56,6 +57,7 @@ PERSIST_BACKENDS_ALL = [
     "CloudWatchError",
     "JobSummary",
     "LocalBackend",
+    "LogBlock",
     "PersistBackend",
     "open_backend",
 ]

@@ -18,8 +18,9 @@ from typing import Any
 import grpc
 import pytest
 
-from joblet_cluster.persist import STDERR, STDOUT, PersistClient
+from joblet_cluster.persist import STDERR, STDOUT, LogBlock, PersistClient
 from joblet_cluster.persist._framing import encode_frame
+from joblet_cluster.persist._query import CHUNK, CHUNK_BYTES
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
 from tests.support import persist_config, start_persist, stop, wait_for_socket
@@ -78,7 +79,7 @@ async def stub_call(service: Service, method: str, request: Any) -> Any:
 
 async def logs(service: Service, **query: Any) -> list[pb.LogLine]:
     chunks = await stub_call(service, "QueryLogs", pb.LogQuery(**query))
-    return [line for chunk in chunks for line in chunk.lines]
+    return [line for chunk in chunks for line in LogBlock.from_chunk(chunk)]
 
 
 async def write(service: Service, job_id: str, lines: list[tuple[int, bytes, int]]) -> None:
@@ -132,9 +133,23 @@ async def test_filters_windows_and_time_ranges(service: Service) -> None:
 
 
 async def test_lines_arrive_in_chunks_not_one_message_each(service: Service) -> None:
-    await write(service, "chunks-1", [(STDOUT, b"x%d" % i, i) for i in range(1, 2501)])
+    total = 2 * CHUNK + CHUNK // 2
+    await write(service, "chunks-1", [(STDOUT, b"x%d" % i, i) for i in range(1, total + 1)])
     chunks = await stub_call(service, "QueryLogs", pb.LogQuery(job_id="chunks-1"))
-    assert [len(c.lines) for c in chunks] == [1000, 1000, 500]
+    assert [len(c.sizes) for c in chunks] == [CHUNK, CHUNK, CHUNK // 2]
+
+
+async def test_long_lines_travel_in_chunks_of_bounded_bytes(service: Service) -> None:
+    long = CHUNK_BYTES * 2 // 5
+    lines = [(STDOUT, bytes([65 + i]) * long, i) for i in range(5)] + [
+        (STDOUT, b"z" * (CHUNK_BYTES + 1), 9)
+    ]
+    await write(service, "long-1", lines)
+    chunks = await stub_call(service, "QueryLogs", pb.LogQuery(job_id="long-1"))
+    assert [len(c.sizes) for c in chunks] == [2, 2, 1, 1]  # the longest line goes alone
+    assert all(len(c.contents) <= CHUNK_BYTES for c in chunks[:-1])
+    got = [ln.content for c in chunks for ln in LogBlock.from_chunk(c)]
+    assert got == [content for _, content, _ in lines]
 
 
 async def test_follow_gives_history_then_live_lines_without_gap_or_repeat(

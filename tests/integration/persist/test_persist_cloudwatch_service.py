@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import yaml
 
-from joblet_cluster.persist import STDERR, STDOUT, PersistClient
+from joblet_cluster.persist import STDERR, STDOUT, LogBlock, PersistClient
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
 from tests.support import start_persist, stop, wait_for_socket
@@ -54,7 +54,9 @@ async def test_logs_and_statistics_through_the_service(sock_dir: Path, moto_endp
         async with grpc.aio.insecure_channel(f"unix:{sock_dir / 'run' / 'query.sock'}") as ch:
             stub = persist_pb2_grpc.PersistServiceStub(ch)
             lines = [
-                ln async for c in stub.QueryLogs(pb.LogQuery(job_id="cw-job")) for ln in c.lines
+                ln
+                async for c in stub.QueryLogs(pb.LogQuery(job_id="cw-job"))
+                for ln in LogBlock.from_chunk(c)
             ]
             assert sorted((ln.stream, ln.content) for ln in lines) == [
                 (STDOUT, b"out 1"),

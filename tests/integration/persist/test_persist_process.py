@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from joblet_cluster.persist import STDERR, STDOUT, PersistClient
+from joblet_cluster.persist import STDERR, STDOUT, LogBlock, PersistClient
 from joblet_cluster.proto import persist_pb2 as pb
 from joblet_cluster.proto import persist_pb2_grpc
 from tests.support import persist_config, start_persist, stop, wait_for_socket, wait_until
@@ -21,7 +21,7 @@ async def stored_lines(query_socket: Path, job_id: str, stream: int) -> list[pb.
         return [
             line
             async for chunk in stub.QueryLogs(pb.LogQuery(job_id=job_id, stream=stream))
-            for line in chunk.lines
+            for line in LogBlock.from_chunk(chunk)
         ]
 
 

@@ -33,6 +33,7 @@ from joblet_cluster.common.errors import ConfigError, InvalidInput
 from joblet_cluster.persist.backends import _local_format as fmt
 from joblet_cluster.persist.backends import _local_read as rd
 from joblet_cluster.persist.backends._base import METRICS, STDERR, STDOUT
+from joblet_cluster.persist.backends._block import LogBlock
 from joblet_cluster.persist.backends._local import LocalBackend
 from joblet_cluster.proto.persist_pb2 import LogLine, Metric
 
@@ -227,7 +228,7 @@ def test_any_content_survives_encoding(contents: list[bytes]) -> None:
     assert size == sum(map(len, contents))
     assert (low, high) == (T0, T0 + len(lines) - 1)
     found = fmt.Member(0, 0, len(lines), size, 1, len(lines), low, high)
-    assert fmt.log_lines(payload, "j", STDOUT, 0, 0, found) == lines
+    assert list(fmt.log_block(payload, "j", STDOUT, 0, 0, found)) == lines
 
 
 async def test_a_write_is_in_the_file_when_it_returns(backend: LocalBackend, base: Path) -> None:
@@ -283,7 +284,7 @@ async def test_a_torn_tail_at_any_byte_is_ignored_by_the_reader(
             got = [
                 line
                 for found, payload in fmt.payloads(fd, cut, str(torn))
-                for line in fmt.log_lines(payload, "job-1", STDOUT, 0, 0, found)
+                for line in fmt.log_block(payload, "job-1", STDOUT, 0, 0, found)
             ]
         finally:
             os.close(fd)
@@ -770,28 +771,30 @@ async def test_bad_stream_numbers_are_refused(backend: LocalBackend) -> None:
 # -- reads ---------------------------------------------------------------------------------
 
 
-async def test_reads_come_in_chunks_of_a_thousand_in_sequence_order(backend: LocalBackend) -> None:
+async def test_reads_come_in_whole_chunks_in_sequence_order(backend: LocalBackend) -> None:
+    total = 2 * rd.CHUNK + rd.CHUNK // 2
     await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 700))
-    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 1800, 701))
+    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, total - 700, 701))
     sizes = [len(chunk) async for chunk in backend.read_logs("job-1", STDOUT)]
-    assert sizes == [1000, 1000, 500]
+    assert sizes == [rd.CHUNK, rd.CHUNK, rd.CHUNK // 2]
     got = await read_all(backend, "job-1")
-    assert got == make_lines("job-1", STDOUT, 2500)
+    assert got == make_lines("job-1", STDOUT, total)
 
 
 async def test_both_streams_merge_by_time_stdout_first_on_ties(backend: LocalBackend) -> None:
     # stdout at 0, 10, 20, ...; stderr at 0, 5, 10, 15, ...: ties every 10
-    out = make_lines("job-1", STDOUT, 1500, step=10)
-    err = make_lines("job-1", STDERR, 2500, step=5)
-    for at in range(0, 1500, 300):
+    out = make_lines("job-1", STDOUT, 6000, step=10)
+    err = make_lines("job-1", STDERR, 10000, step=5)
+    for at in range(0, 6000, 300):
         await backend.write_logs("job-1", STDOUT, out[at : at + 300])
-    for at in range(0, 2500, 700):
+    for at in range(0, 10000, 700):
         await backend.write_logs("job-1", STDERR, err[at : at + 700])
     got = await read_all(backend, "job-1", 0)
-    assert len(got) == 4000
+    assert len(got) == 16000
     expected = sorted(out + err, key=lambda ln: (ln.timestamp, ln.stream, ln.sequence))
     assert keys(got) == keys(expected)
-    assert [len(c) async for c in backend.read_logs("job-1", 0)] == [1000] * 4
+    sizes = [len(c) async for c in backend.read_logs("job-1", 0)]
+    assert sizes == [rd.CHUNK] * (16000 // rd.CHUNK) + [16000 % rd.CHUNK]
 
 
 @settings(max_examples=80, deadline=None)
@@ -812,12 +815,12 @@ def test_merge_is_a_sort_by_time_then_stream_then_sequence(
         lines, t = [], 0
         for seq, gap in enumerate(steps, start=1):
             t += gap
-            lines.append(LogLine(stream=stream, timestamp=t, sequence=seq))
+            lines.append(LogLine(job_id="job-1", stream=stream, timestamp=t, sequence=seq))
         parts, at = [], 0
         for size in sizes * 60:
             if at >= len(lines):
                 break
-            parts.append(lines[at : at + size])
+            parts.append(LogBlock.of("job-1", lines[at : at + size]))
             at += size
         streams.append((lines, parts))
     merged = [line for part in rd.merge(iter(streams[0][1]), iter(streams[1][1])) for line in part]
@@ -864,8 +867,9 @@ async def test_an_unknown_job_reads_as_nothing(backend: LocalBackend) -> None:
 
 
 async def test_an_abandoned_query_releases_its_files(backend: LocalBackend, base: Path) -> None:
-    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 5000))
-    await backend.write_logs("job-1", STDERR, make_lines("job-1", STDERR, 5000))
+    many = 2 * rd.CHUNK * rd.CHUNKS_PER_STEP  # more than the two steps read before the first
+    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, many))
+    await backend.write_logs("job-1", STDERR, make_lines("job-1", STDERR, many))
     before = _open_descriptors(base)
     reader = backend.read_logs("job-1", 0)
     await anext(reader)

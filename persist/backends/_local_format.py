@@ -30,6 +30,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -91,35 +92,63 @@ def encode_logs(
     job_id: str, stream: str, lines: Sequence[LogLine]
 ) -> tuple[bytes, int, tuple[int, int]]:
     """JSON lines for ``lines`` (one object per line, newline-terminated), their content
-    bytes and their lowest and highest timestamp. The per-line work is one dict each;
-    orjson serialises the whole batch in one call."""
+    bytes and their lowest and highest timestamp.
+
+    Written column by column rather than as a dict per line: msgspec quotes each content
+    (a tenth of orjson's cost per call), orjson writes all timestamps and all sequences in
+    one call each (a JSON array, cut at its commas), and one ``join`` interleaves the
+    pieces with the fixed parts of each record.
+    The output is byte for byte what ``orjson.dumps`` of each record would give.
+    """
+    if not lines:
+        return b"", 0, (0, 0)
     contents = [line.content for line in lines]
+    timestamps = [line.timestamp for line in lines]
     size = sum(map(len, contents))
-    binary = False
+    times = min(timestamps), max(timestamps)
     try:
-        texts: list[str | None] = [content.decode() for content in contents]
+        texts = [content.decode() for content in contents]
     except UnicodeDecodeError:
-        texts = [_text(content) for content in contents]
-        binary = True
-    records = [
-        {
+        return _encode_records(job_id, stream, lines, contents), size, times
+    quoted = map(_quote, texts)
+    numbers = orjson.dumps(timestamps)[1:-1].split(b",")
+    sequences = orjson.dumps([line.sequence for line in lines])[1:-1].split(b",")
+    head = b'{"job_id":%b,"stream":%b,"timestamp":' % (orjson.dumps(job_id), orjson.dumps(stream))
+    parts = zip(
+        repeat(head),
+        numbers,
+        repeat(b',"sequence":'),
+        sequences,
+        repeat(b',"content":'),
+        quoted,
+        repeat(b"}\n"),
+    )
+    return b"".join(chain.from_iterable(parts)), size, times
+
+
+_quote = msgspec.json.Encoder().encode
+
+
+def _encode_records(
+    job_id: str, stream: str, lines: Sequence[LogLine], contents: list[bytes]
+) -> bytes:
+    """The general path, for a batch with a line that is not valid UTF-8: that line
+    keeps its bytes as ``content_b64``."""
+    records: list[dict[str, Any]] = []
+    for line, content in zip(lines, contents, strict=True):
+        record: dict[str, Any] = {
             "job_id": job_id,
             "stream": stream,
             "timestamp": line.timestamp,
             "sequence": line.sequence,
-            "content": text,
         }
-        for line, text in zip(lines, texts, strict=True)
-    ]
-    if binary:
-        for record, content in zip(records, contents, strict=True):
-            if record["content"] is None:
-                del record["content"]
-                record["content_b64"] = base64.b64encode(content).decode()
-    # One array, then one record per line: `},{"job_id":` cannot occur inside a JSON string
-    # (its quote would be escaped there), so it only ever separates two records.
-    joined = orjson.dumps(records)[1:-1].replace(b'},{"job_id":', b'}\n{"job_id":')
-    return joined + b"\n", size, time_range(records)
+        text = _text(content)
+        if text is None:
+            record["content_b64"] = base64.b64encode(content).decode()
+        else:
+            record["content"] = text
+        records.append(record)
+    return b"".join(orjson.dumps(record) + b"\n" for record in records)
 
 
 def _text(content: bytes) -> str | None:

@@ -225,6 +225,20 @@ def test_any_content_survives_encoding(contents: list[bytes]) -> None:
     ]
     payload, size, (low, high) = fmt.encode_logs("j", "stdout", lines)
     assert payload.count(b"\n") == len(lines)
+    if all(fmt._text(c) is not None for c in contents):  # the column-wise writer: as orjson
+        assert payload == b"".join(
+            orjson.dumps(
+                {
+                    "job_id": "j",
+                    "stream": "stdout",
+                    "timestamp": line.timestamp,
+                    "sequence": line.sequence,
+                    "content": line.content.decode(),
+                }
+            )
+            + b"\n"
+            for line in lines
+        )
     assert size == sum(map(len, contents))
     assert (low, high) == (T0, T0 + len(lines) - 1)
     found = fmt.Member(0, 0, len(lines), size, 1, len(lines), low, high)

@@ -15,15 +15,16 @@ import logging
 import os
 import random
 import time
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Coroutine, Iterable
+from itertools import accumulate
 from typing import Any
 
 from joblet_cluster.common.aio import ServiceClient
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.persist._framing import FrameDecoder, FrameTooLarge, encode_frame
-from joblet_cluster.persist._wire import line_head, log_entry, stamp_field
-from joblet_cluster.persist.backends import METRICS
+from joblet_cluster.persist.backends import METRICS, LogBlock
 from joblet_cluster.proto.persist_pb2 import (
     ACK,
     END_OF_JOB,
@@ -75,12 +76,11 @@ class PersistClient(ServiceClient):
         self.resends = 0
         self.reconnects = 0
         self._next: dict[Key, int] = {}
-        self._heads: dict[Key, bytes] = {}
-        # per job and stream, (sequence, what was sent) until persist acknowledges it
-        self._unacked: dict[Key, deque[tuple[int, bytes | Metric]]] = {}
+        # per job and stream, what was sent (runs of lines, samples) until acknowledged
+        self._unacked: dict[Key, deque[LogBlock | Metric]] = {}
         self._count = 0
-        # to send: encoded log entries (bytes), samples, or a job id (end of its output)
-        self._queue: deque[bytes | Metric | str] = deque()
+        # to send: runs of lines (one log_many call each), samples, or a job id (its end)
+        self._queue: deque[LogBlock | Metric | str] = deque()
         self._ended: dict[str, None] = {}  # ends to resend after a reconnect
         self._finished: dict[str, None] = {}  # recently ended jobs: their numbering is gone
         self._room = asyncio.Event()
@@ -136,25 +136,26 @@ class PersistClient(ServiceClient):
         if self._count >= self.max_unacked:
             await self._wait_for_room()
         key = (job_id, stream)
-        head = self._heads.get(key)
-        if head is None:
-            head = self._heads[key] = line_head(job_id, stream)
-        stamp = stamp_field(time.time_ns() if timestamp is None else timestamp)
+        first = self._next.get(key, 0) + 1
+        contents = list(contents)
+        lines = len(contents)
+        if not lines:
+            return first
+        stamp = time.time_ns() if timestamp is None else timestamp
+        run = LogBlock.of_contents(
+            job_id,
+            bytes((stream,)) * lines,
+            [stamp] * lines,
+            list(range(first, first + lines)),
+            contents,
+        )
         held = self._unacked.get(key)
         if held is None:
             held = self._unacked[key] = deque()
-        queue = self._queue
-        first = self._next.get(key, 0) + 1
-        sequence = first - 1
-        for content in contents:
-            sequence += 1
-            entry = log_entry(head, content, stamp, sequence)
-            held.append((sequence, entry))
-            queue.append(entry)
-        if sequence < first:
-            return first  # nothing to queue
-        self._count += sequence - first + 1
-        self._next[key] = sequence
+        held.append(run)
+        self._queue.append(run)
+        self._count += lines
+        self._next[key] = first + lines - 1
         self._drained.clear()
         self._work.set()
         return first
@@ -171,7 +172,7 @@ class PersistClient(ServiceClient):
         held = self._unacked.get(key)
         if held is None:
             held = self._unacked[key] = deque()
-        held.append((sample.sequence, sample))
+        held.append(sample)
         self._queue.append(sample)
         self._count += 1
         self._drained.clear()
@@ -192,7 +193,6 @@ class PersistClient(ServiceClient):
         self._queue.append(job_id)
         for key in [k for k in self._next if k[0] == job_id]:
             del self._next[key]
-            self._heads.pop(key, None)
         self._work.set()
 
     async def _wait_for_room(self) -> None:
@@ -210,9 +210,23 @@ class PersistClient(ServiceClient):
             if held is None:
                 continue
             upto = entry.sequence
-            while held and held[0][0] <= upto:
+            while held:
+                item = held[0]
+                if isinstance(item, Metric):
+                    if item.sequence > upto:
+                        break
+                    held.popleft()
+                    self._count -= 1
+                    continue
+                stored = upto - item.sequences[0] + 1  # lines of this run persist has
+                if stored <= 0:
+                    break
+                if stored < len(item):
+                    held[0] = item[stored:]
+                    self._count -= stored
+                    break
                 held.popleft()
-                self._count -= 1
+                self._count -= len(item)
             if not held:
                 del self._unacked[key]
         if self._count < self.max_unacked:
@@ -252,8 +266,8 @@ class PersistClient(ServiceClient):
         """After a reconnect: everything unacknowledged, in order, then the end markers."""
         self._queue.clear()
         for held in self._unacked.values():
-            self._queue.extend(payload for _, payload in held)
-            self.resends += len(held)
+            self._queue.extend(held)
+            self.resends += sum(len(item) if isinstance(item, LogBlock) else 1 for item in held)
         self._queue.extend(self._ended)
 
     async def _send(self) -> None:
@@ -270,32 +284,51 @@ class PersistClient(ServiceClient):
                 protocol.transport.write(self._next_frame())
 
     def _next_frame(self) -> bytes:
-        """One frame of queued items of one kind: a batch of lines, of samples, or an end."""
+        """One frame of queued items of one kind: lines of one job (runs of it that are
+        next in the queue, as one columnar ``LogChunk``), samples, or an end."""
         queue = self._queue
         first = queue[0]
         if isinstance(first, str):
             queue.popleft()
             message = IPCMessage(version=1, type=END_OF_JOB, job_id=first, timestamp=time.time_ns())
             return encode_frame(message.SerializeToString())
-        kind = type(first)
-        items: list = []
-        size = 0
-        while queue and len(items) < self.batch_lines and size < self.max_frame_bytes:
-            item = queue[0]
-            if type(item) is not kind:
-                break
-            queue.popleft()
-            items.append(item)
-            if kind is bytes:
-                size += len(item)
-        if kind is bytes:
-            data = b"".join(items)  # encoded LogBatch entries (see _wire)
+        if isinstance(first, LogBlock):
+            data = self._next_lines(first.job_id).encode()
             message_type = LOG_BATCH
         else:
-            data = MetricBatch(metrics=items).SerializeToString()
+            samples: list[Metric] = []
+            while queue and len(samples) < self.batch_lines and isinstance(queue[0], Metric):
+                samples.append(queue.popleft())  # type: ignore[arg-type]
+            data = MetricBatch(metrics=samples).SerializeToString()
             message_type = METRIC_BATCH
         message = IPCMessage(version=1, type=message_type, timestamp=time.time_ns(), data=data)
         return encode_frame(message.SerializeToString())
+
+    def _next_lines(self, job_id: str) -> LogBlock:
+        """Runs of ``job_id`` from the head of the queue, up to a frame's worth; a run too
+        long for what is left is cut, and its rest stays first in the queue."""
+        queue = self._queue
+        runs: list[LogBlock] = []
+        lines = size = 0
+        while queue and lines < self.batch_lines and size < self.max_frame_bytes:
+            run = queue[0]
+            if not isinstance(run, LogBlock) or run.job_id != job_id:
+                break
+            take = min(len(run), self.batch_lines - lines)
+            room = self.max_frame_bytes - size
+            if len(run.data) > room:  # cut by bytes too; a line longer than a frame goes alone
+                take = bisect_right(list(accumulate(run.sizes[:take])), room) or int(not runs)
+                if not take:
+                    break
+            if take < len(run):
+                queue[0] = run[take:]
+                run = run[:take]
+            else:
+                queue.popleft()
+            runs.append(run)
+            lines += len(run)
+            size += len(run.data)
+        return LogBlock.concat(runs)
 
 
 class _Protocol(asyncio.Protocol):

@@ -9,10 +9,8 @@ to storage for what it missed, instead of making ingestion wait or dropping line
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Sequence
 
-from joblet_cluster.proto.persist_pb2 import LogLine
+from joblet_cluster.persist.backends import LogBlock
 
 MAX_BUFFERED = 100_000  # lines held for one follower before it must re-read storage
 ENDED_KEPT = 100_000  # ended jobs remembered, so a late follower of one finishes at once
@@ -22,19 +20,22 @@ class Subscription:
     def __init__(self, feed: LiveFeed, job_id: str) -> None:
         self._feed = feed
         self.job_id = job_id
-        self.lines: deque[LogLine] = deque()
+        self.blocks: list[LogBlock] = []
+        self.buffered = 0  # lines in `blocks`
         self.ended = False
         self.overflowed = False
         self._wakeup = asyncio.Event()
 
-    def _push(self, lines: Sequence[LogLine]) -> None:
+    def _push(self, block: LogBlock) -> None:
         if self.overflowed:
             return
-        if len(self.lines) + len(lines) > MAX_BUFFERED:
+        if self.buffered + len(block) > MAX_BUFFERED:
             self.overflowed = True
-            self.lines.clear()
+            self.blocks.clear()
+            self.buffered = 0
         else:
-            self.lines.extend(lines)
+            self.blocks.append(block)
+            self.buffered += len(block)
         self._wakeup.set()
 
     def _end(self) -> None:
@@ -43,14 +44,13 @@ class Subscription:
 
     async def wait(self) -> None:
         """Until new lines, the end of the job, or an overflow."""
-        if self.lines or self.ended or self.overflowed:
+        if self.blocks or self.ended or self.overflowed:
             return
         self._wakeup.clear()
         await self._wakeup.wait()
 
-    def take(self) -> list[LogLine]:
-        taken = list(self.lines)
-        self.lines.clear()
+    def take(self) -> list[LogBlock]:
+        taken, self.blocks, self.buffered = self.blocks, [], 0
         return taken
 
     def close(self) -> None:
@@ -69,9 +69,9 @@ class LiveFeed:
             subscription._end()
         return subscription
 
-    def publish(self, job_id: str, lines: Sequence[LogLine]) -> None:
+    def publish(self, job_id: str, block: LogBlock) -> None:
         for subscription in self._subscribers.get(job_id, ()):
-            subscription._push(lines)
+            subscription._push(block)
 
     def end(self, job_id: str) -> None:
         """The job's output is complete: current and future followers finish."""

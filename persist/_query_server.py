@@ -84,7 +84,7 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
                     subscription.overflowed = False
                     blocks = self.backend.read_logs(job_id, request.stream)
                 else:
-                    blocks = _as_blocks(job_id, subscription.take())
+                    blocks = _each(subscription.take())
                 async for block in rechunk(blocks):
                     fresh = block.pick(
                         [
@@ -101,7 +101,7 @@ class PersistServicer(persist_pb2_grpc.PersistServiceServicer):
                         yield chunk
                     if window.full:
                         return
-                if subscription.ended and not subscription.lines:
+                if subscription.ended and not subscription.blocks:
                     return
         finally:
             if subscription is not None:
@@ -196,8 +196,9 @@ def _advance(last: dict[int, int], block: LogBlock) -> None:
         last[stream] = block.last_sequence(stream) or last[stream]
 
 
-async def _as_blocks(job_id: str, lines: list[pb.LogLine]) -> AsyncIterator[LogBlock]:
-    yield LogBlock.of(job_id, lines)
+async def _each(blocks: list[LogBlock]) -> AsyncIterator[LogBlock]:
+    for block in blocks:
+        yield block
 
 
 def _handlers(servicer: PersistServicer) -> tuple[str, dict[str, grpc.RpcMethodHandler]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, Self
 
 from joblet_cluster.persist.backends._block import LogBlock
-from joblet_cluster.proto.persist_pb2 import LogLine, Metric
+from joblet_cluster.proto.persist_pb2 import Metric
 
 STDOUT = 1
 STDERR = 2
@@ -62,7 +62,7 @@ class PersistBackend(Protocol):
     async def last_sequence(self, job_id: str, stream: int) -> int:
         """The highest sequence durably stored for this job and stream (0: none)."""
 
-    async def write_logs(self, job_id: str, stream: int, lines: Sequence[LogLine]) -> None:
+    async def write_logs(self, job_id: str, stream: int, lines: LogBlock) -> None:
         """Store lines of one job and stream, in order; durable when this returns."""
 
     async def write_metrics(self, job_id: str, samples: Sequence[Metric]) -> None:

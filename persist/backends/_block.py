@@ -16,7 +16,7 @@ import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
-from itertools import accumulate
+from itertools import accumulate, chain
 from operator import itemgetter
 from typing import cast
 
@@ -72,14 +72,35 @@ class LogBlock:
 
     @classmethod
     def from_chunk(cls, chunk: LogChunk) -> LogBlock:
-        """The block a ``LogChunk`` carries (the reading side of ``encoded_chunks``)."""
-        return cls(
+        """The block a ``LogChunk`` carries (the reading side of ``encode``); ValueError
+        when its columns disagree on the number of lines or the content's length."""
+        block = cls(
             chunk.job_id,
             chunk.streams,
             list(chunk.timestamps),
             list(chunk.sequences),
             list(chunk.sizes),
             chunk.contents,
+        )
+        lines = len(block.sizes)
+        if not len(block.streams) == len(block.timestamps) == len(block.sequences) == lines:
+            raise ValueError("a LogChunk's columns hold different numbers of lines")
+        if sum(block.sizes) != len(block.data):
+            raise ValueError("a LogChunk's sizes do not add up to its contents")
+        return block
+
+    @classmethod
+    def concat(cls, blocks: Sequence[LogBlock]) -> LogBlock:
+        """One block of several of the same job, in order (one copy, however many)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        return cls(
+            blocks[0].job_id,
+            b"".join(block.streams for block in blocks),
+            list(chain.from_iterable(block.timestamps for block in blocks)),
+            list(chain.from_iterable(block.sequences for block in blocks)),
+            list(chain.from_iterable(block.sizes for block in blocks)),
+            b"".join(block.data for block in blocks),
         )
 
     @property
@@ -96,13 +117,32 @@ class LogBlock:
         objects: a third of the cost."""
         if len(self.data) <= max_bytes:
             if self.sizes:
-                yield _encode(self)
+                yield self.encode()
             return
         sizes, at, ends = self.sizes, 0, list(accumulate(self.sizes))
         while at < len(sizes):
             cut = max(bisect_right(ends, ends[at] - sizes[at] + max_bytes), at + 1)
-            yield _encode(self[at:cut])
+            yield self[at:cut].encode()
             at = cut
+
+    def encode(self) -> bytes:
+        """The block as one serialised ``LogChunk`` (fields 1 to 6, see persist.proto):
+        each field a tag, a length and bytes; the numeric columns packed fixed-width
+        arrays, little-endian."""
+        numbers = array("q", self.timestamps), array("q", self.sequences), array("I", self.sizes)
+        if sys.byteorder == "big":
+            for column in numbers:
+                column.byteswap()
+        fields = (
+            self.job_id.encode(),
+            self.streams,
+            *(column.tobytes() for column in numbers),
+            self.data,
+        )
+        out: list[bytes] = []
+        for number, value in enumerate(fields, start=1):
+            out += (_TAGS[number], _varint(len(value)), value)
+        return b"".join(out)
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -179,25 +219,6 @@ class LogBlock:
         """The sequence of the block's last line on ``stream`` (0: none)."""
         at = self.streams.rfind(stream)
         return self.sequences[at] if at >= 0 else 0
-
-
-def _encode(block: LogBlock) -> bytes:
-    """``LogChunk`` on the wire (fields 1 to 6, see persist.proto): each a tag, a length,
-    and bytes; the numeric columns are packed fixed-width arrays, little-endian."""
-    numbers = array("q", block.timestamps), array("q", block.sequences), array("I", block.sizes)
-    if sys.byteorder == "big":
-        for column in numbers:
-            column.byteswap()
-    fields = (
-        block.job_id.encode(),
-        block.streams,
-        *(column.tobytes() for column in numbers),
-        block.data,
-    )
-    out: list[bytes] = []
-    for number, value in enumerate(fields, start=1):
-        out += (_TAGS[number], _varint(len(value)), value)
-    return b"".join(out)
 
 
 _TAGS = {number: bytes((number << 3 | 2,)) for number in range(1, 7)}  # length-delimited

@@ -207,7 +207,7 @@ class CloudWatchBackend:
         tail = await self._known_tail(job_id, stream)
         return tail.sequence if tail is not None else 0
 
-    async def write_logs(self, job_id: str, stream: int, lines: Sequence[LogLine]) -> None:
+    async def write_logs(self, job_id: str, stream: int, lines: LogBlock) -> None:
         """Store lines in as few PutLogEvents calls as the limits allow; lines at or below
         the stream's stored sequence (a resend) are skipped."""
         self._require_writer()
@@ -217,7 +217,7 @@ class CloudWatchBackend:
             return
         async with self._lock(job_id, stream):
             tail = await self._writable_tail(job_id, stream)
-            fresh = [line for line in lines if line.sequence > tail.sequence]
+            fresh = [line for line in lines if line.sequence > tail.sequence]  # network-bound
             if not fresh:
                 return
             lo, hi = accepted_window(self._clock() // NS_PER_MS, self._retention)

@@ -63,7 +63,7 @@ from joblet_cluster.persist.backends._base import (
     JobSummary,
 )
 from joblet_cluster.persist.backends._block import LogBlock
-from joblet_cluster.proto.persist_pb2 import LogLine, Metric
+from joblet_cluster.proto.persist_pb2 import Metric
 
 log = logging.getLogger("joblet.persist.local")
 
@@ -129,7 +129,7 @@ class LocalBackend:
             return self._jobs.get(job_id, {}).get(kind, idx.NO_STREAM).last_sequence
         return await self._call(self._last_sequence, job_id, kind)
 
-    async def write_logs(self, job_id: str, stream: int, lines: Sequence[LogLine]) -> None:
+    async def write_logs(self, job_id: str, stream: int, lines: LogBlock) -> None:
         kind = _kind(stream, _LOG_KINDS)
         check_id(job_id)
         if lines:
@@ -228,7 +228,7 @@ class LocalBackend:
     def _last_sequence(self, job_id: str, kind: str) -> int:
         return self._ensure(job_id).get(kind, idx.NO_STREAM).last_sequence
 
-    def _write_logs(self, job_id: str, kind: str, lines: Sequence[LogLine]) -> None:
+    def _write_logs(self, job_id: str, kind: str, lines: LogBlock) -> None:
         members = []
         size = 0
         low, high = rd.NEVER, 0
@@ -236,14 +236,14 @@ class LocalBackend:
         for at in range(0, len(lines), step):
             part = lines if len(lines) <= step else lines[at : at + step]
             payload, content_bytes, times = fmt.encode_logs(job_id, kind, part)
-            sequences = (part[0].sequence, part[-1].sequence)
+            sequences = (part.sequences[0], part.sequences[-1])
             members.append(
                 fmt.member(payload, self._level, len(part), content_bytes, sequences, times)
             )
             size += content_bytes
             low, high = min(low, times[0]), max(high, times[1])
         self._append(
-            job_id, kind, b"".join(members), len(lines), size, lines[-1].sequence, low, high
+            job_id, kind, b"".join(members), len(lines), size, lines.sequences[-1], low, high
         )
 
     def _write_metrics(self, job_id: str, samples: Sequence[Metric]) -> None:

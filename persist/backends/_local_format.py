@@ -30,7 +30,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
-from itertools import chain, repeat
+from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -38,7 +38,7 @@ import msgspec
 import orjson
 
 from joblet_cluster.persist.backends._block import LogBlock
-from joblet_cluster.proto.persist_pb2 import LogLine, Metric
+from joblet_cluster.proto.persist_pb2 import Metric
 
 log = logging.getLogger("joblet.persist.local")
 
@@ -88,9 +88,7 @@ class FileScan(NamedTuple):
 # -- writing -------------------------------------------------------------------------------
 
 
-def encode_logs(
-    job_id: str, stream: str, lines: Sequence[LogLine]
-) -> tuple[bytes, int, tuple[int, int]]:
+def encode_logs(job_id: str, stream: str, lines: LogBlock) -> tuple[bytes, int, tuple[int, int]]:
     """JSON lines for ``lines`` (one object per line, newline-terminated), their content
     bytes and their lowest and highest timestamp.
 
@@ -102,17 +100,16 @@ def encode_logs(
     """
     if not lines:
         return b"", 0, (0, 0)
-    contents = [line.content for line in lines]
-    timestamps = [line.timestamp for line in lines]
-    size = sum(map(len, contents))
+    timestamps = lines.timestamps
+    size = len(lines.data)
     times = min(timestamps), max(timestamps)
     try:
-        texts = [content.decode() for content in contents]
+        texts = _texts(lines)
     except UnicodeDecodeError:
-        return _encode_records(job_id, stream, lines, contents), size, times
+        return _encode_records(job_id, stream, lines), size, times
     quoted = map(_quote, texts)
     numbers = orjson.dumps(timestamps)[1:-1].split(b",")
-    sequences = orjson.dumps([line.sequence for line in lines])[1:-1].split(b",")
+    sequences = orjson.dumps(lines.sequences)[1:-1].split(b",")
     head = b'{"job_id":%b,"stream":%b,"timestamp":' % (orjson.dumps(job_id), orjson.dumps(stream))
     parts = zip(
         repeat(head),
@@ -129,18 +126,27 @@ def encode_logs(
 _quote = msgspec.json.Encoder().encode
 
 
-def _encode_records(
-    job_id: str, stream: str, lines: Sequence[LogLine], contents: list[bytes]
-) -> bytes:
+def _texts(lines: LogBlock) -> list[str]:
+    """Each line's content as text; UnicodeDecodeError when one is not valid UTF-8."""
+    text = lines.data.decode()
+    if len(text) != len(lines.data):  # not ASCII: a byte is not a character
+        return [content.decode() for content in lines.contents]
+    ends = accumulate(lines.sizes)
+    return [text[end - size : end] for size, end in zip(lines.sizes, ends, strict=True)]
+
+
+def _encode_records(job_id: str, stream: str, lines: LogBlock) -> bytes:
     """The general path, for a batch with a line that is not valid UTF-8: that line
     keeps its bytes as ``content_b64``."""
     records: list[dict[str, Any]] = []
-    for line, content in zip(lines, contents, strict=True):
+    for timestamp, sequence, content in zip(
+        lines.timestamps, lines.sequences, lines.contents, strict=True
+    ):
         record: dict[str, Any] = {
             "job_id": job_id,
             "stream": stream,
-            "timestamp": line.timestamp,
-            "sequence": line.sequence,
+            "timestamp": timestamp,
+            "sequence": sequence,
         }
         text = _text(content)
         if text is None:

@@ -26,6 +26,7 @@ import orjson
 from joblet_cluster.common import aio
 from joblet_cluster.common.config import PersistLocalConfig, PersistStorageConfig
 from joblet_cluster.persist.backends._base import STDERR, STDOUT
+from joblet_cluster.persist.backends._block import LogBlock
 from joblet_cluster.persist.backends._local import LocalBackend
 from joblet_cluster.proto.persist_pb2 import LogLine
 from tests.support import machine
@@ -72,9 +73,10 @@ def batches(texts: list[bytes], jobs: int) -> list[tuple[str, int, list[LogLine]
 
 
 async def write(backend: LocalBackend, work: list[tuple[str, int, list[LogLine]]]) -> float:
+    blocks = [(job, stream, LogBlock.of(job, lines)) for job, stream, lines in work]
     start = time.perf_counter()
-    for job, stream, lines in work:
-        await backend.write_logs(job, stream, lines)
+    for job, stream, block in blocks:
+        await backend.write_logs(job, stream, block)
     return sum(len(lines) for _, _, lines in work) / (time.perf_counter() - start)
 
 

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from joblet_cluster.common.config import CloudWatchConfig
 from joblet_cluster.common.errors import ConfigError, InvalidInput, JobletError
-from joblet_cluster.persist.backends import METRICS, STDERR, STDOUT
+from joblet_cluster.persist.backends import METRICS, STDERR, STDOUT, LogBlock
 from joblet_cluster.persist.backends._cloudwatch import CloudWatchBackend, CloudWatchError
 from joblet_cluster.persist.backends._cloudwatch_aws import (
     IMDS_TIMEOUT,
@@ -118,8 +118,12 @@ async def test_group_per_node_streams_per_job_and_json_messages(
     cw_backend: CloudWatchBackend,
 ) -> None:
     t0 = time.time_ns()
-    await cw_backend.write_logs("job-1", STDOUT, make_lines(3, t0=t0 + 123_456))
-    await cw_backend.write_logs("job-1", STDERR, make_lines(1, stream=STDERR, t0=t0))
+    await cw_backend.write_logs(
+        "job-1", STDOUT, LogBlock.of("job-1", make_lines(3, t0=t0 + 123_456))
+    )
+    await cw_backend.write_logs(
+        "job-1", STDERR, LogBlock.of("job-1", make_lines(1, stream=STDERR, t0=t0))
+    )
 
     prefix = cw_backend.config.log_group_prefix
     assert cw_backend.log_group == f"{prefix}/node-1/jobs"
@@ -147,7 +151,7 @@ async def test_non_utf8_content_is_stored_as_base64_and_read_back(
 ) -> None:
     contents = [b"\xff\xfe binary \x00", b"", "unicodé ✓".encode(), b"\x80"]
     lines = make_lines(4, content=lambda seq: contents[seq - 1])
-    await cw_backend.write_logs("job-1", STDOUT, lines)
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
 
     bodies = [orjson.loads(e["message"]) for e in raw_events(cw_backend, "job-1-stdout")]
     assert base64.b64decode(bodies[0]["content_b64"]) == contents[0]
@@ -167,7 +171,7 @@ async def test_line_larger_than_an_event_is_split_and_joined(
     escaped = b'"\\\x01' * 70_000  # JSON escapes make this grow up to 6x
     sizes = [b"a", big_text, big_binary, escaped, b"z"]
     lines = make_lines(5, content=lambda seq: sizes[seq - 1])
-    await backend.write_logs("job-1", STDOUT, lines)
+    await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
 
     for call in puts.calls:
         assert_valid_put_log_events(call)
@@ -191,7 +195,7 @@ async def test_put_log_events_stops_at_10000_events_and_reads_span_pages(
     puts = Recorder(backend.logs_client, "PutLogEvents")
     gets = Recorder(backend.logs_client, "GetLogEvents")
     lines = make_lines(10_050, content=lambda seq: b"")  # small: 10,000 fit in 1 MiB
-    await backend.write_logs("job-1", STDOUT, lines)
+    await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
 
     assert puts.sizes("logEvents") == [10_000, 50]
     for call in puts.calls:
@@ -207,7 +211,7 @@ async def test_log_batch_size_is_an_upper_bound(
 ) -> None:
     backend = await open_cw_backend(config=cw_config(log_batch_size=100))
     puts = Recorder(backend.logs_client, "PutLogEvents")
-    await backend.write_logs("job-1", STDOUT, make_lines(250))
+    await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(250)))
     assert puts.sizes("logEvents") == [100, 100, 50]
 
 
@@ -217,7 +221,7 @@ async def test_put_log_events_stops_before_1_mib(
     backend = await open_cw_backend(config=cw_config(log_batch_size=10_000))
     puts = Recorder(backend.logs_client, "PutLogEvents")
     lines = make_lines(30, content=lambda seq: bytes([97 + seq % 26]) * 100_000)
-    await backend.write_logs("job-1", STDOUT, lines)
+    await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
 
     assert len(puts.calls) >= 3
     for index, call in enumerate(puts.calls):
@@ -238,7 +242,7 @@ async def test_put_log_events_never_spans_24_hours(cw_backend: CloudWatchBackend
         LogLine(job_id="job-1", stream=STDOUT, content=b"x", timestamp=t, sequence=i + 1)
         for i, t in enumerate(stamps)
     ]
-    await cw_backend.write_logs("job-1", STDOUT, lines)
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
 
     assert puts.sizes("logEvents") == [2, 3]
     for call in puts.calls:
@@ -257,8 +261,10 @@ async def test_event_times_stay_chronological_when_the_clock_steps_back(
         LogLine(job_id="job-1", stream=STDOUT, content=b"x", timestamp=t, sequence=i + 1)
         for i, t in enumerate(stamps)
     ]
-    await cw_backend.write_logs("job-1", STDOUT, lines[:2])
-    await cw_backend.write_logs("job-1", STDOUT, lines[2:])  # and across calls too
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines[:2]))
+    await cw_backend.write_logs(
+        "job-1", STDOUT, LogBlock.of("job-1", lines[2:])
+    )  # and across calls too
 
     for call in puts.calls:
         assert_valid_put_log_events(call)
@@ -575,7 +581,7 @@ async def test_reads_follow_forward_tokens_until_they_repeat(
 ) -> None:
     backend = await open_cw_backend(config=cw_config(), page_size=7)
     lines = make_lines(50, step=MS // 3)  # several lines share a millisecond
-    await backend.write_logs("job-1", STDOUT, lines)
+    await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
     gets = Recorder(backend.logs_client, "GetLogEvents")
 
     chunks = [chunk async for chunk in backend.read_logs("job-1", STDOUT)]
@@ -598,8 +604,8 @@ async def test_both_streams_merged_by_time_stdout_first_on_ties(
         LogLine(job_id="job-1", stream=STDERR, content=b"e", timestamp=t, sequence=i + 1)
         for i, t in enumerate([t0 - 5, t0 + 20, t0 + 30, t0 + 40 * MS])
     ]
-    await cw_backend.write_logs("job-1", STDOUT, out)
-    await cw_backend.write_logs("job-1", STDERR, err)
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", out))
+    await cw_backend.write_logs("job-1", STDERR, LogBlock.of("job-1", err))
 
     merged = await collect(cw_backend.read_logs("job-1", 0))
     keys = [(line.timestamp, line.stream, line.sequence) for line in merged]
@@ -617,7 +623,7 @@ async def test_time_bounds_are_start_inclusive_end_exclusive_in_ns(
     cw_backend: CloudWatchBackend,
 ) -> None:
     lines = make_lines(30, step=MS // 4)  # four lines a millisecond
-    await cw_backend.write_logs("job-1", STDOUT, lines)
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
     start, end = lines[5].timestamp, lines[22].timestamp
     got = await collect(cw_backend.read_logs("job-1", STDOUT, start, end))
     assert triples(got) == triples(lines[5:22])
@@ -630,8 +636,8 @@ async def test_last_sequence_remembered_and_read_from_the_stream_end(
     config = cw_config()
     writer = await open_cw_backend(config=config)
     assert await writer.last_sequence("job-1", STDOUT) == 0
-    await writer.write_logs("job-1", STDOUT, make_lines(120))
-    await writer.write_logs("job-1", STDERR, make_lines(3, stream=STDERR))
+    await writer.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(120)))
+    await writer.write_logs("job-1", STDERR, LogBlock.of("job-1", make_lines(3, stream=STDERR)))
     now = time.time_ns()
     await writer.write_metrics("job-1", [make_sample(i, now + i) for i in range(1, 6)])
     assert await writer.last_sequence("job-1", STDOUT) == 120
@@ -651,11 +657,11 @@ async def test_resent_lines_are_not_stored_twice(
     config = cw_config()
     writer = await open_cw_backend(config=config)
     lines = make_lines(20)
-    await writer.write_logs("job-1", STDOUT, lines[:10])
-    await writer.write_logs("job-1", STDOUT, lines[5:15])
+    await writer.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines[:10]))
+    await writer.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines[5:15]))
 
     restarted = await open_cw_backend(config=config)  # after a restart the node resends again
-    await restarted.write_logs("job-1", STDOUT, lines[12:])
+    await restarted.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines[12:]))
     got = await collect(restarted.read_logs("job-1", STDOUT))
     assert [line.sequence for line in got] == list(range(1, 21))
     assert len(raw_events(restarted, "job-1-stdout")) == 20
@@ -672,8 +678,12 @@ async def test_job_info_and_list_jobs_page_through_streams(
     now = time.time_ns()
     jobs = [f"job-{n:02d}" for n in range(20)]  # 60 streams: more than one page of 50
     for n, job in enumerate(jobs):
-        await writer.write_logs(job, STDOUT, make_lines(n + 1, job=job, t0=now + n * NS))
-        await writer.write_logs(job, STDERR, make_lines(2, job=job, stream=STDERR, t0=now))
+        await writer.write_logs(
+            job, STDOUT, LogBlock.of(job, make_lines(n + 1, job=job, t0=now + n * NS))
+        )
+        await writer.write_logs(
+            job, STDERR, LogBlock.of(job, make_lines(2, job=job, stream=STDERR, t0=now))
+        )
         await writer.write_metrics(job, [make_sample(1, now + n * NS, job=job)])
 
     fresh = await open_cw_backend(config=config)
@@ -699,8 +709,10 @@ async def test_job_info_and_list_jobs_page_through_streams(
 
 
 async def test_delete_job_removes_its_streams(cw_backend: CloudWatchBackend) -> None:
-    await cw_backend.write_logs("job-1", STDOUT, make_lines(3))
-    await cw_backend.write_logs("job-1-x", STDOUT, make_lines(3, job="job-1-x"))
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(3)))
+    await cw_backend.write_logs(
+        "job-1-x", STDOUT, LogBlock.of("job-1-x", make_lines(3, job="job-1-x"))
+    )
     await cw_backend.write_metrics("job-1", [make_sample(1, time.time_ns())])
 
     assert await cw_backend.delete_job("job-1") is True
@@ -710,12 +722,14 @@ async def test_delete_job_removes_its_streams(cw_backend: CloudWatchBackend) -> 
     assert await cw_backend.job_info("job-1-x") is not None  # same prefix, other job: kept
     assert await cw_backend.delete_job("job-1") is False
 
-    await cw_backend.write_logs("job-1", STDOUT, make_lines(2))  # a new job of the same id
+    await cw_backend.write_logs(
+        "job-1", STDOUT, LogBlock.of("job-1", make_lines(2))
+    )  # a new job of the same id
     assert [line.sequence for line in await collect(cw_backend.read_logs("job-1", 1))] == [1, 2]
 
 
 async def test_cleanup_leaves_expiry_to_cloudwatch_retention(cw_backend: CloudWatchBackend) -> None:
-    await cw_backend.write_logs("job-1", STDOUT, make_lines(3))
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(3)))
     result = await cw_backend.cleanup(time.time_ns() + 10_000 * 24 * HOUR)
     assert (result.jobs_removed, result.bytes_freed, result.removed) == (0, 0, [])
     assert await cw_backend.job_info("job-1") is not None
@@ -751,18 +765,18 @@ async def test_check_writable(
 async def test_a_stream_deleted_behind_our_back_is_created_again(
     cw_backend: CloudWatchBackend,
 ) -> None:
-    await cw_backend.write_logs("job-1", STDOUT, make_lines(2))
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(2)))
     cw_backend.logs_client.delete_log_group(logGroupName=cw_backend.log_group)
-    await cw_backend.write_logs("job-1", STDOUT, make_lines(2, first=3))
+    await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(2, first=3)))
     assert [line.sequence for line in await collect(cw_backend.read_logs("job-1", 1))] == [3, 4]
     assert cw_backend.check_writable() is None
 
 
 async def test_bad_input_is_refused_before_any_call(cw_backend: CloudWatchBackend) -> None:
     with pytest.raises(InvalidInput):
-        await cw_backend.write_logs("../etc", STDOUT, make_lines(1))
+        await cw_backend.write_logs("../etc", STDOUT, LogBlock.of("../etc", make_lines(1)))
     with pytest.raises(InvalidInput):
-        await cw_backend.write_logs("job-1", METRICS, make_lines(1))
+        await cw_backend.write_logs("job-1", METRICS, LogBlock.of("job-1", make_lines(1)))
     with pytest.raises(InvalidInput):
         await collect(cw_backend.read_logs("job-1", 7))
     with pytest.raises(InvalidInput):
@@ -803,7 +817,7 @@ async def test_calls_run_in_worker_threads_not_on_the_loop(cw_backend: CloudWatc
     task = asyncio.create_task(ticker())
     try:
         started = time.monotonic()
-        await cw_backend.write_logs("job-1", STDOUT, make_lines(3000))
+        await cw_backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(3000)))
         await collect(cw_backend.read_logs("job-1", STDOUT))
         elapsed = time.monotonic() - started
     finally:
@@ -817,14 +831,14 @@ async def test_another_node_reads_the_group_without_writing(
     config = cw_config()
     owner = await open_cw_backend(node_id="node-a", config=config)
     lines = make_lines(5)
-    await owner.write_logs("job-1", STDOUT, lines)
+    await owner.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines))
 
     reader = await open_cw_backend(node_id="node-a", config=config, read_only=True)
     assert triples(await collect(reader.read_logs("job-1", 0))) == triples(lines)
     assert (await reader.job_info("job-1")).stdout_lines == 5  # type: ignore[union-attr]
     assert reader.check_writable() is not None
     with pytest.raises(CloudWatchError):
-        await reader.write_logs("job-1", STDOUT, make_lines(1, first=6))
+        await reader.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines(1, first=6)))
 
     nobody = await open_cw_backend(node_id="node-z", config=config, read_only=True)
     assert await collect(nobody.read_logs("job-1", 0)) == []

@@ -275,20 +275,13 @@ def test_oversized_and_undecodable_frames_leave_the_service_up(service: Service)
 
 def test_crafted_job_ids_are_refused_and_nothing_lands_outside(service: Service) -> None:
     conn = raw_connection(service)
-    batch = pb.LogBatch(
-        lines=[
-            pb.LogLine(job_id=job_id, stream=STDOUT, content=b"x", sequence=1, timestamp=1)
-            for job_id in ("../escape", "/abs/path", "nul\x00id", "", "a/b")
-        ]
-    )
-    conn.sendall(
-        encode_frame(
-            pb.IPCMessage(type=pb.LOG_BATCH, data=batch.SerializeToString()).SerializeToString()
-        )
-    )
-    (size,) = struct.unpack(">I", conn.recv(4))
-    ack = pb.Ack.FromString(pb.IPCMessage.FromString(conn.recv(size)).data)
-    assert list(ack.streams) == []
+    crafted = ("../escape", "/abs/path", "nul\x00id", "", "a/b")
+    for job_id in crafted:
+        chunk = LogBlock.of_contents(job_id, b"\x01", [1], [1], [b"x"]).encode()
+        conn.sendall(encode_frame(pb.IPCMessage(type=pb.LOG_BATCH, data=chunk).SerializeToString()))
+        (size,) = struct.unpack(">I", conn.recv(4))  # each frame answered before the next
+        ack = pb.Ack.FromString(pb.IPCMessage.FromString(conn.recv(size)).data)
+        assert list(ack.streams) == []
     conn.close()
     outside = [p for p in service.root.parent.glob("escape*")] + list(Path("/abs").glob("*"))
     assert outside == []

@@ -151,8 +151,8 @@ def run_python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 async def test_layout_is_one_folder_per_job_with_streams_apart(
     backend: LocalBackend, base: Path
 ) -> None:
-    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 3))
-    await backend.write_logs("job-1", STDERR, make_lines("job-1", STDERR, 2))
+    await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 3)))
+    await backend.write_logs("job-1", STDERR, LogBlock.of("job-1", make_lines("job-1", STDERR, 2)))
     await backend.write_metrics("job-1", make_samples("job-1", 2))
 
     assert names(base / "logs" / "job-1") == ["stderr.log.gz", "stdout.log.gz"]
@@ -170,7 +170,7 @@ async def test_a_log_record_is_snake_case_json_with_times_in_ns(
 ) -> None:
     line = LogLine(job_id="job-1", stream=STDOUT, content=b"hello \xc3\xa9", timestamp=T0 + 7)
     line.sequence = 1
-    await backend.write_logs("job-1", STDOUT, [line])
+    await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", [line]))
 
     assert records(base / "logs" / "job-1" / "stdout.log.gz") == [
         {
@@ -208,7 +208,7 @@ async def test_binary_lines_are_stored_base64_and_round_trip(
         LogLine(job_id="job-1", stream=STDERR, content=c, timestamp=T0 + i, sequence=i + 1)
         for i, c in enumerate(contents)
     ]
-    await backend.write_logs("job-1", STDERR, lines)
+    await backend.write_logs("job-1", STDERR, LogBlock.of("job-1", lines))
 
     stored = records(base / "logs" / "job-1" / "stderr.log.gz")
     assert "content_b64" in stored[1] and "content" not in stored[1]
@@ -223,7 +223,7 @@ def test_any_content_survives_encoding(contents: list[bytes]) -> None:
         LogLine(job_id="j", stream=STDOUT, content=c, timestamp=T0 + i, sequence=i + 1)
         for i, c in enumerate(contents)
     ]
-    payload, size, (low, high) = fmt.encode_logs("j", "stdout", lines)
+    payload, size, (low, high) = fmt.encode_logs("j", "stdout", LogBlock.of("j", lines))
     assert payload.count(b"\n") == len(lines)
     if all(fmt._text(c) is not None for c in contents):  # the column-wise writer: as orjson
         assert payload == b"".join(
@@ -246,7 +246,9 @@ def test_any_content_survives_encoding(contents: list[bytes]) -> None:
 
 
 async def test_a_write_is_in_the_file_when_it_returns(backend: LocalBackend, base: Path) -> None:
-    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 100))
+    await backend.write_logs(
+        "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 100))
+    )
     # Read by a plain gzip reader while the backend still holds the file open.
     stored = records(base / "logs" / "job-1" / "stdout.log.gz")
     assert [r["sequence"] for r in stored] == list(range(1, 101))
@@ -256,7 +258,9 @@ async def test_each_batch_is_its_own_gzip_member(backend: LocalBackend, base: Pa
     path = base / "logs" / "job-1" / "stdout.log.gz"
     sizes = []
     for first in (1, 11, 21):
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 10, first))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 10, first))
+        )
         sizes.append(path.stat().st_size)
     data = path.read_bytes()
     # Every prefix ending at a batch boundary is a complete gzip file on its own.
@@ -287,7 +291,9 @@ async def test_a_torn_tail_at_any_byte_is_ignored_by_the_reader(
 ) -> None:
     async with opened(storage(base)) as backend:
         for first in range(1, 31, 10):
-            await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 10, first))
+            await backend.write_logs(
+                "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 10, first))
+            )
     original = (base / "logs" / "job-1" / "stdout.log.gz").read_bytes()
     torn = tmp_path / "torn.gz"
     caplog.set_level(logging.WARNING, "joblet.persist.local")
@@ -315,7 +321,9 @@ async def test_after_a_torn_write_the_job_reopens_cut_and_appendable(
     async with opened(storage(base)) as backend:
         sizes = []
         for first in range(1, 41, 10):
-            await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 10, first))
+            await backend.write_logs(
+                "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 10, first))
+            )
             sizes.append(path.stat().st_size)
     # A kill in the middle of writing the fourth batch leaves part of its member.
     start, end = sizes[2], sizes[3]
@@ -336,7 +344,9 @@ async def test_after_a_torn_write_the_job_reopens_cut_and_appendable(
         info = await backend.job_info("job-1")
         assert info is not None and info.stdout_lines == 30
         # The node resends what was not acknowledged: it lands after the cut, readable.
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 10, 31))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 10, 31))
+        )
         assert [line.sequence for line in await read_all(backend, "job-1")] == list(range(1, 41))
     assert gzip.decompress(path.read_bytes()).count(b"\n") == 40  # no garbage left inside
     if where != "boundary":
@@ -349,7 +359,9 @@ async def test_a_damaged_member_in_the_middle_is_skipped_not_the_rest(
     path = base / "logs" / "job-1" / "stdout.log.gz"
     sizes = []
     for first in range(1, 31, 10):
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 10, first))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 10, first))
+        )
         sizes.append(path.stat().st_size)
     data = bytearray(path.read_bytes())
     data[(sizes[0] + sizes[1]) // 2] ^= 0xFF  # one flipped byte inside the second member
@@ -364,7 +376,7 @@ async def test_a_damaged_member_in_the_middle_is_skipped_not_the_rest(
 _KILLED_WRITER = """
     import asyncio, os, signal, sys
     from joblet_cluster.common.config import PersistStorageConfig
-    from joblet_cluster.persist.backends import _local
+    from joblet_cluster.persist.backends import LogBlock, _local
     from joblet_cluster.proto.persist_pb2 import LogLine, Metric
 
     T0 = 1_790_000_000_000_000_000
@@ -377,14 +389,14 @@ _KILLED_WRITER = """
         backend = _local.LocalBackend(PersistStorageConfig(base_dir=sys.argv[1]))
         await backend.open()
         _local.INDEX_SAVE_SECONDS = 0  # the index is saved after the first batch...
-        await backend.write_logs("job-1", 1, lines(1, 1, 100))
+        await backend.write_logs("job-1", 1, LogBlock.of("job-1", lines(1, 1, 100)))
         _local.INDEX_SAVE_SECONDS = 1e9  # ...and never again: stale when the kill comes
         for first in range(101, 1001, 100):
-            await backend.write_logs("job-1", 1, lines(1, first, 100))
-            await backend.write_logs("job-1", 2, lines(2, first // 2, 50))
+            await backend.write_logs("job-1", 1, LogBlock.of("job-1", lines(1, first, 100)))
+            await backend.write_logs("job-1", 2, LogBlock.of("job-1", lines(2, first // 2, 50)))
         await backend.write_metrics("job-1", [Metric(job_id="job-1", timestamp=T0 + s,
                                                      sequence=s) for s in range(1, 8)])
-        await backend.write_logs("job-2", 1, lines(1, 1, 5))
+        await backend.write_logs("job-2", 1, LogBlock.of("job-2", lines(1, 1, 5)))
         # and the kill lands in the middle of the next batch's write: half a member
         with open(backend.logs_dir / "job-1" / "stdout.log.gz", "ab") as torn:
             torn.write(_local.fmt.member(b"{}\\n" * 50, 6, 50, 0, (1001, 1050), (T0, T0))[:40])
@@ -421,7 +433,9 @@ async def test_after_a_clean_close_the_index_answers_without_reading_logs(
     base: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with opened(storage(base)) as backend:
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 25))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 25))
+        )
         await backend.write_metrics("job-1", make_samples("job-1", 3))
     # Blank the log file, keeping its size, inode and mtime: only the index knows its lines.
     path = base / "logs" / "job-1" / "stdout.log.gz"
@@ -440,8 +454,12 @@ async def test_after_a_clean_close_the_index_answers_without_reading_logs(
 
 async def test_the_index_is_replaced_atomically_and_holds_the_counts(base: Path) -> None:
     async with opened(storage(base)) as backend:
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 4, content=b"abc"))
-        await backend.write_logs("job-1", STDERR, make_lines("job-1", STDERR, 2, content=b"de"))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 4, content=b"abc"))
+        )
+        await backend.write_logs(
+            "job-1", STDERR, LogBlock.of("job-1", make_lines("job-1", STDERR, 2, content=b"de"))
+        )
         await backend.write_metrics("job-1", make_samples("job-1", 3))
     assert names(base) == ["job_index.json", "logs", "metrics"]
     job = orjson.loads((base / "job_index.json").read_bytes())["jobs"]["job-1"]
@@ -462,7 +480,9 @@ async def test_the_index_is_replaced_atomically_and_holds_the_counts(base: Path)
 
 async def test_a_lost_or_corrupt_index_is_rebuilt_from_the_files(base: Path) -> None:
     async with opened(storage(base)) as backend:
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 7))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 7))
+        )
         await backend.write_metrics("job-2", make_samples("job-2", 2))
     for damage in (b"{not json", None):
         if damage is None:
@@ -502,7 +522,7 @@ async def test_rotation_by_size_keeps_max_files_and_reads_in_order(
                 )
                 for i in range(200)
             ]
-            await backend.write_logs("job-1", STDOUT, batch)
+            await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", batch))
             written += 200
             assert all(disk(folder, name) < 1024 * 1024 + 300_000 for name in names(folder))
         rolled = set(names(folder)) - {"stdout.log.gz"}
@@ -526,7 +546,9 @@ async def test_rotation_off_when_max_size_is_zero(base: Path) -> None:
         payload = os.urandom(900)
         for first in range(1, 3001, 500):
             await backend.write_logs(
-                "job-1", STDOUT, make_lines("job-1", STDOUT, 500, first, content=payload)
+                "job-1",
+                STDOUT,
+                LogBlock.of("job-1", make_lines("job-1", STDOUT, 500, first, content=payload)),
             )
     assert names(base / "logs" / "job-1") == ["stdout.log.gz"]
 
@@ -537,13 +559,17 @@ async def test_a_query_running_across_a_rotation_sees_a_consistent_snapshot(base
     async with opened(config) as backend:
         for first in range(1, 5001, 500):
             await backend.write_logs(
-                "job-1", STDOUT, make_lines("job-1", STDOUT, 500, first, content=blob)
+                "job-1",
+                STDOUT,
+                LogBlock.of("job-1", make_lines("job-1", STDOUT, 500, first, content=blob)),
             )
         reader = backend.read_logs("job-1", STDOUT)
         seen = [line.sequence for line in await anext(reader)]
         for first in range(5001, 8001, 500):  # rolls files under the open query
             await backend.write_logs(
-                "job-1", STDOUT, make_lines("job-1", STDOUT, 500, first, content=blob)
+                "job-1",
+                STDOUT,
+                LogBlock.of("job-1", make_lines("job-1", STDOUT, 500, first, content=blob)),
             )
         seen += [line.sequence async for chunk in reader for line in chunk]
         assert seen == list(range(1, 5001))
@@ -558,13 +584,19 @@ async def test_retention_drops_old_logs_and_old_metrics_separately(base: Path) -
     async with opened(config) as backend:
         # old-logs: logs 10 days old, metrics 2 days old; fresh: both new; ancient: both old
         await backend.write_logs(
-            "old-logs", STDOUT, make_lines("old-logs", STDOUT, 5, t0=now - 10 * DAY)
+            "old-logs",
+            STDOUT,
+            LogBlock.of("old-logs", make_lines("old-logs", STDOUT, 5, t0=now - 10 * DAY)),
         )
         await backend.write_metrics("old-logs", make_samples("old-logs", 2, t0=now - 2 * DAY))
-        await backend.write_logs("fresh", STDERR, make_lines("fresh", STDERR, 5, t0=now - 6 * DAY))
+        await backend.write_logs(
+            "fresh", STDERR, LogBlock.of("fresh", make_lines("fresh", STDERR, 5, t0=now - 6 * DAY))
+        )
         await backend.write_metrics("fresh", make_samples("fresh", 2, t0=now - 29 * DAY))
         await backend.write_logs(
-            "ancient", STDOUT, make_lines("ancient", STDOUT, 5, t0=now - 40 * DAY)
+            "ancient",
+            STDOUT,
+            LogBlock.of("ancient", make_lines("ancient", STDOUT, 5, t0=now - 40 * DAY)),
         )
         await backend.write_metrics("ancient", make_samples("ancient", 2, t0=now - 31 * DAY))
         sizes = {job: disk(base, f"*/{job}/*") for job in ("old-logs", "ancient")}
@@ -593,7 +625,9 @@ async def test_retention_drops_old_logs_and_old_metrics_separately(base: Path) -
 async def test_retention_of_zero_days_keeps_forever(base: Path) -> None:
     config = storage(base, retention=RetentionConfig(logs_days=0, metrics_days=0))
     async with opened(config) as backend:
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 2, t0=1))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 2, t0=1))
+        )
         await backend.write_metrics("job-1", make_samples("job-1", 2, t0=1))
         result = await backend.cleanup(T0 + 10_000 * DAY)
         assert (result.jobs_removed, result.bytes_freed, result.removed) == (0, 0, [])
@@ -612,7 +646,9 @@ async def test_logs_and_metrics_directories_replace_the_defaults(tmp_path: Path)
         ),
     )
     async with opened(config) as backend:
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 3))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 3))
+        )
         await backend.write_metrics("job-1", make_samples("job-1", 1))
         assert len(await read_all(backend, "job-1")) == 3
     assert (tmp_path / "elsewhere" / "L" / "job-1" / "stdout.log.gz").is_file()
@@ -627,7 +663,9 @@ async def test_compression_level_is_what_zlib_gets(tmp_path: Path) -> None:
         base = tmp_path / str(level)
         async with opened(storage(base, compression_level=level)) as backend:
             await backend.write_logs(
-                "job-1", STDOUT, make_lines("job-1", STDOUT, 2000, content=text)
+                "job-1",
+                STDOUT,
+                LogBlock.of("job-1", make_lines("job-1", STDOUT, 2000, content=text)),
             )
             assert len(await read_all(backend, "job-1")) == 2000
         sizes[level] = (base / "logs" / "job-1" / "stdout.log.gz").stat().st_size
@@ -658,7 +696,9 @@ def test_bad_values_are_config_errors(tmp_path: Path, local: dict[str, Any]) -> 
 async def test_use_before_open_is_refused_and_close_is_safe(base: Path) -> None:
     backend = LocalBackend(storage(base))
     with pytest.raises(RuntimeError, match="before open"):
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 1))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 1))
+        )
     await backend.close()
     await backend.close()
     assert tree(base.parent) == []
@@ -684,7 +724,9 @@ async def test_max_open_files_bounds_descriptors(base: Path) -> None:
         for round_ in range(2):
             for job in range(60):
                 await backend.write_logs(
-                    f"job-{job}", STDOUT, make_lines(f"job-{job}", STDOUT, 1, round_ + 1)
+                    f"job-{job}",
+                    STDOUT,
+                    LogBlock.of(f"job-{job}", make_lines(f"job-{job}", STDOUT, 1, round_ + 1)),
                 )
                 assert _open_descriptors(base) - before <= 8
         for job in range(60):
@@ -695,6 +737,7 @@ async def test_max_open_files_bounds_descriptors(base: Path) -> None:
 _MANY_JOBS = """
     import asyncio, os, resource, sys
     from joblet_cluster.common.config import PersistStorageConfig
+    from joblet_cluster.persist.backends import LogBlock
     from joblet_cluster.persist.backends._local import LocalBackend
     from joblet_cluster.proto.persist_pb2 import LogLine, Metric
 
@@ -705,7 +748,7 @@ _MANY_JOBS = """
     async def write(job, j, seq):
         stream = 1 + (j + seq) % 2  # one line on each stream, the two rounds apart
         line = LogLine(job_id=job, stream=stream, content=b"x", timestamp=seq, sequence=1)
-        await backend.write_logs(job, stream, [line])
+        await backend.write_logs(job, stream, LogBlock.of(job, [line]))
         await backend.write_metrics(job, [Metric(job_id=job, timestamp=seq, sequence=seq)])
 
     async def check(job):
@@ -755,7 +798,7 @@ async def test_crafted_ids_are_refused_and_nothing_lands_outside(
     line = LogLine(job_id=job_id, stream=STDOUT, content=b"x", timestamp=1, sequence=1)
     async with opened(storage(base)) as backend:
         calls = [
-            backend.write_logs(job_id, STDOUT, [line]),
+            backend.write_logs(job_id, STDOUT, LogBlock.of(job_id, [line])),
             backend.write_metrics(job_id, [Metric(job_id=job_id, timestamp=1, sequence=1)]),
             backend.last_sequence(job_id, STDOUT),
             backend.job_info(job_id),
@@ -773,9 +816,11 @@ async def test_crafted_ids_are_refused_and_nothing_lands_outside(
 
 async def test_bad_stream_numbers_are_refused(backend: LocalBackend) -> None:
     with pytest.raises(InvalidInput):
-        await backend.write_logs("job-1", METRICS, make_lines("job-1", STDOUT, 1))
+        await backend.write_logs(
+            "job-1", METRICS, LogBlock.of("job-1", make_lines("job-1", STDOUT, 1))
+        )
     with pytest.raises(InvalidInput):
-        await backend.write_logs("job-1", 0, make_lines("job-1", STDOUT, 1))
+        await backend.write_logs("job-1", 0, LogBlock.of("job-1", make_lines("job-1", STDOUT, 1)))
     with pytest.raises(InvalidInput):
         await backend.last_sequence("job-1", 4)
     with pytest.raises(InvalidInput):
@@ -787,8 +832,12 @@ async def test_bad_stream_numbers_are_refused(backend: LocalBackend) -> None:
 
 async def test_reads_come_in_whole_chunks_in_sequence_order(backend: LocalBackend) -> None:
     total = 2 * rd.CHUNK + rd.CHUNK // 2
-    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 700))
-    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, total - 700, 701))
+    await backend.write_logs(
+        "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 700))
+    )
+    await backend.write_logs(
+        "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, total - 700, 701))
+    )
     sizes = [len(chunk) async for chunk in backend.read_logs("job-1", STDOUT)]
     assert sizes == [rd.CHUNK, rd.CHUNK, rd.CHUNK // 2]
     got = await read_all(backend, "job-1")
@@ -800,9 +849,9 @@ async def test_both_streams_merge_by_time_stdout_first_on_ties(backend: LocalBac
     out = make_lines("job-1", STDOUT, 6000, step=10)
     err = make_lines("job-1", STDERR, 10000, step=5)
     for at in range(0, 6000, 300):
-        await backend.write_logs("job-1", STDOUT, out[at : at + 300])
+        await backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", out[at : at + 300]))
     for at in range(0, 10000, 700):
-        await backend.write_logs("job-1", STDERR, err[at : at + 700])
+        await backend.write_logs("job-1", STDERR, LogBlock.of("job-1", err[at : at + 700]))
     got = await read_all(backend, "job-1", 0)
     assert len(got) == 16000
     expected = sorted(out + err, key=lambda ln: (ln.timestamp, ln.stream, ln.sequence))
@@ -856,7 +905,9 @@ def test_chunks_are_re_cut_to_a_thousand(sizes: list[int]) -> None:
 
 async def test_time_windows_are_start_inclusive_end_exclusive(backend: LocalBackend) -> None:
     for first in range(1, 1001, 100):  # 10 members, 1 µs apart per line
-        await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, 100, first))
+        await backend.write_logs(
+            "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, 100, first))
+        )
     await backend.write_metrics("job-1", make_samples("job-1", 10))
 
     def seqs(lines: list[Any]) -> list[int]:
@@ -882,8 +933,12 @@ async def test_an_unknown_job_reads_as_nothing(backend: LocalBackend) -> None:
 
 async def test_an_abandoned_query_releases_its_files(backend: LocalBackend, base: Path) -> None:
     many = 2 * rd.CHUNK * rd.CHUNKS_PER_STEP  # more than the two steps read before the first
-    await backend.write_logs("job-1", STDOUT, make_lines("job-1", STDOUT, many))
-    await backend.write_logs("job-1", STDERR, make_lines("job-1", STDERR, many))
+    await backend.write_logs(
+        "job-1", STDOUT, LogBlock.of("job-1", make_lines("job-1", STDOUT, many))
+    )
+    await backend.write_logs(
+        "job-1", STDERR, LogBlock.of("job-1", make_lines("job-1", STDERR, many))
+    )
     before = _open_descriptors(base)
     reader = backend.read_logs("job-1", 0)
     await anext(reader)
@@ -897,10 +952,14 @@ async def test_an_abandoned_query_releases_its_files(backend: LocalBackend, base
 
 
 async def test_job_info_list_delete_and_stored_bytes(backend: LocalBackend, base: Path) -> None:
-    await backend.write_logs("b", STDOUT, make_lines("b", STDOUT, 3, content=b"12345"))
-    await backend.write_logs("b", STDERR, make_lines("b", STDERR, 2, t0=T0 - 5, content=b"1"))
+    await backend.write_logs(
+        "b", STDOUT, LogBlock.of("b", make_lines("b", STDOUT, 3, content=b"12345"))
+    )
+    await backend.write_logs(
+        "b", STDERR, LogBlock.of("b", make_lines("b", STDERR, 2, t0=T0 - 5, content=b"1"))
+    )
     await backend.write_metrics("b", make_samples("b", 4))
-    await backend.write_logs("a", STDOUT, make_lines("a", STDOUT, 1))
+    await backend.write_logs("a", STDOUT, LogBlock.of("a", make_lines("a", STDOUT, 1)))
 
     info = await backend.job_info("b")
     assert info is not None
@@ -921,7 +980,7 @@ async def test_job_info_list_delete_and_stored_bytes(backend: LocalBackend, base
 async def test_writes_run_off_the_event_loop(backend: LocalBackend) -> None:
     lines = make_lines("job-1", STDOUT, 100_000)
     ticks = 0
-    write = asyncio.ensure_future(backend.write_logs("job-1", STDOUT, lines))
+    write = asyncio.ensure_future(backend.write_logs("job-1", STDOUT, LogBlock.of("job-1", lines)))
     while not write.done():
         ticks += 1
         await asyncio.sleep(0)  # a yield to the loop, not a wait
@@ -932,7 +991,11 @@ async def test_writes_run_off_the_event_loop(backend: LocalBackend) -> None:
 async def test_concurrent_writers_keep_each_stream_in_order(backend: LocalBackend) -> None:
     async def job(n: int) -> None:
         for first in range(1, 501, 50):
-            await backend.write_logs(f"job-{n}", STDOUT, make_lines(f"job-{n}", STDOUT, 50, first))
+            await backend.write_logs(
+                f"job-{n}",
+                STDOUT,
+                LogBlock.of(f"job-{n}", make_lines(f"job-{n}", STDOUT, 50, first)),
+            )
 
     await asyncio.gather(*(job(n) for n in range(20)))
     for n in range(20):

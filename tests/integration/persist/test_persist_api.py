@@ -273,6 +273,58 @@ def test_oversized_and_undecodable_frames_leave_the_service_up(service: Service)
     assert service.proc.poll() is None
 
 
+def _send_chunk(conn: Any, chunk: bytes) -> list[tuple[str, int, int]]:
+    """One LOG_BATCH frame; what the ACK that answers it names."""
+    conn.sendall(encode_frame(pb.IPCMessage(type=pb.LOG_BATCH, data=chunk).SerializeToString()))
+    (size,) = struct.unpack(">I", conn.recv(4))
+    ack = pb.Ack.FromString(pb.IPCMessage.FromString(conn.recv(size)).data)
+    return [(a.job_id, a.stream, a.sequence) for a in ack.streams]
+
+
+async def test_malformed_chunks_are_skipped_and_bad_lines_refused(service: Service) -> None:
+    conn = raw_connection(service)
+    lying = LogBlock("cols-1", b"\x01\x01", [1, 2], [1, 2], [3, 3], b"abc").encode()
+    assert _send_chunk(conn, lying) == []  # sizes add up to 6, contents hold 3 bytes
+    short = LogBlock("cols-1", b"\x01", [1, 2], [1, 2], [1, 2], b"abc").encode()
+    assert _send_chunk(conn, short) == []  # two timestamps for one stream byte
+    mixed = LogBlock.of_contents(
+        "cols-1",
+        b"\x01\x02\x07\x01\x02",  # stdout, stderr, no such stream, stdout, stderr
+        [10, 11, 12, 13, 14],
+        [1, 1, 1, 0, 2],  # the second stdout line has sequence 0: refused
+        [b"o1", b"e1", b"x", b"o0", b"e2"],
+    ).encode()
+    assert sorted(_send_chunk(conn, mixed)) == [("cols-1", STDOUT, 1), ("cols-1", STDERR, 2)]
+    conn.close()
+    stored = await logs(service, job_id="cols-1")
+    assert [(ln.stream, ln.content) for ln in stored] == [
+        (STDOUT, b"o1"),
+        (STDERR, b"e1"),
+        (STDERR, b"e2"),
+    ]
+    _, body = service.http("/metrics")
+    for reason in ("undecodable", "bad_stream", "bad_sequence"):
+        assert re.search(rf'persist_frames_rejected_total\{{reason="{reason}"\}} [1-9]', body)
+
+
+async def test_the_client_cuts_runs_into_frames_by_lines_and_bytes(service: Service) -> None:
+    contents = [b"%09d" % i for i in range(30)] + [b"L" * 100] + [b"%09d" % i for i in range(5)]
+    before = (await stub_call(service, "GetStats", pb.StatsRequest())).messages_received
+    async with PersistClient(service.ipc, batch_lines=7, max_frame_bytes=64) as client:
+        await client.log_many("cut-1", STDOUT, contents[:20])
+        await client.log_many("cut-2", STDOUT, [b"other"])
+        await client.log_many("cut-1", STDOUT, contents[20:])
+        assert await client.flush(30)
+        assert client.stats()["unacked"] == 0
+    frames = (await stub_call(service, "GetStats", pb.StatsRequest())).messages_received - before
+    # cut-1's first run: 7 + 7 + 6 lines; cut-2: 1; then at most 6 lines (60 bytes) a frame,
+    # and the long line alone: at least 8 frames
+    assert frames >= 8
+    stored = await logs(service, job_id="cut-1", stream=STDOUT)
+    assert [ln.content for ln in stored] == contents
+    assert [ln.sequence for ln in stored] == list(range(1, len(contents) + 1))
+
+
 def test_crafted_job_ids_are_refused_and_nothing_lands_outside(service: Service) -> None:
     conn = raw_connection(service)
     crafted = ("../escape", "/abs/path", "nul\x00id", "", "a/b")

@@ -44,10 +44,25 @@ def _key(
 
 
 @dataclass(frozen=True)
+class NodeMonitoringConfig:
+    """The node's own Prometheus ``/metrics`` and ``/health``, on one HTTP port."""
+
+    enabled: bool = _key("enabled", default=True)
+    address: str = _key("address", default="127.0.0.1")
+    port: int = _key("port", default=9094)  # 0: any free port (logged at start)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     node_id: str = _key("nodeId")
     address: str = _key("address", default="0.0.0.0")
     port: int = _key("port", default=50051)
+    # a job runs in <jobs_dir>/<job id> unless it names its own work_dir
+    jobs_dir: str = _key("jobs_dir", default="/opt/joblet/jobs", path=True)
+    max_concurrent_jobs: int = _key("max_concurrent_jobs", default=100)  # the rest wait queued
+    metrics_interval: float = _key("metrics_interval", default=5.0)  # s between job samples
+    stop_grace_seconds: float = _key("stop_grace_seconds", default=10.0)  # SIGTERM, then KILL
+    monitoring: NodeMonitoringConfig = _key("monitoring", factory=NodeMonitoringConfig)
 
 
 @dataclass(frozen=True)
@@ -338,6 +353,10 @@ class _Builder:
             if isinstance(value, bool) or not isinstance(value, int):
                 self.fail(key, f"expected an integer, got {_kind(value)}")
             return value
+        if hint is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.fail(key, f"expected a number, got {_kind(value)}")
+            return float(value)
         if hint is str:
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 self.fail(key, f"expected a string, got {_kind(value)}")
@@ -380,6 +399,14 @@ def _check_cross_fields(config: Config, where: str) -> None:
         )
     if not 0 < config.server.port < 65536:
         fail("server.port", f"{config.server.port} is not a TCP port (1-65535)")
+    if config.server.max_concurrent_jobs < 1:
+        fail("server.max_concurrent_jobs", "must be at least 1")
+    if config.server.metrics_interval < 0.1:
+        fail("server.metrics_interval", "must be at least 0.1 (seconds)")
+    if config.server.stop_grace_seconds < 0:
+        fail("server.stop_grace_seconds", "must not be negative")
+    if not 0 <= config.server.monitoring.port < 65536:
+        fail("server.monitoring.port", f"{config.server.monitoring.port} is not a TCP port")
     if config.state.max_line_bytes < 1024:
         fail("state.max_line_bytes", "must be at least 1024 bytes")
     if config.state.max_connections < 1:

@@ -15,6 +15,10 @@ from joblet_cluster.common.config import Config, load_config, to_dict
 from joblet_cluster.common.errors import JobletError
 from joblet_cluster.common.logs import setup_logging
 from joblet_cluster.common.version import VERSION
+from joblet_cluster.node.certs import generate
+from joblet_cluster.node.daemon import serve_node
+from joblet_cluster.node.dev import run_dev
+from joblet_cluster.node.supervisor import watch_parent
 from joblet_cluster.persist import serve_persist
 from joblet_cluster.state import serve_state
 
@@ -26,6 +30,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect and validate joblet-config.yml.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+certs_app = typer.Typer(help="Certificates for the API's mutual TLS.", no_args_is_help=True)
+app.add_typer(certs_app, name="certs")
 
 ConfigOption = Annotated[
     Path | None,
@@ -51,6 +57,7 @@ def _serve(config: Path | None, serve: Callable[[Config], Coroutine[Any, Any, No
     except JobletError as exc:
         _fail(exc)
     setup_logging(loaded.logging)
+    watch_parent()
     try:
         aio.run(serve(loaded))
     except JobletError as exc:
@@ -67,6 +74,52 @@ def state(config: ConfigOption = None) -> None:
 def persist(config: ConfigOption = None) -> None:
     """Run the persist service (job logs and metrics) in the foreground."""
     _serve(config, serve_persist)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Plain-text API with admin rights for anyone: local experiments only.",
+        ),
+    ] = False,
+) -> None:
+    """Run a node: its state and persist services, its jobs, and its API (mTLS)."""
+    _serve(config, lambda loaded: serve_node(loaded, insecure=insecure))
+
+
+@certs_app.command("generate")
+def certs_generate(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the files.")],
+    address: Annotated[
+        list[str],
+        typer.Option("--address", help="A name or IP the node is reached at (repeatable)."),
+    ],
+) -> None:
+    """Make a CA, a server certificate, admin and viewer client certificates, and an
+    rnx-config.yml that uses them."""
+    try:
+        files = generate(directory, address)
+    except ValueError as exc:
+        _fail(exc)
+    typer.echo(f"wrote certificates and {files.rnx_config} to {directory}")
+
+
+@app.command()
+def dev(
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=9, help="How many nodes.")] = 1,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where configs, certificates and data go.")
+    ] = Path(".joblet-dev"),
+) -> None:
+    """Bring up a local cluster on loopback (free ports, mTLS) until Ctrl-C."""
+    try:
+        run_dev(directory.absolute(), nodes)
+    except RuntimeError as exc:
+        _fail(exc, 1)
 
 
 @config_app.command("check")

@@ -8,12 +8,13 @@ asyncio HTTP responder: GET only, one path each, no keep-alive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from joblet_cluster.common.http import Handler
 
 log = logging.getLogger("joblet.persist.monitoring")
 
@@ -70,57 +71,6 @@ class PersistMetrics:
                 if s.name == sample
             )
         )
-
-
-Handler = Callable[[], Awaitable[tuple[int, str, bytes]]]
-
-
-class HTTPEndpoint:
-    """Serves one GET path on one TCP address; anything else is 404 or 405."""
-
-    def __init__(self, address: str, port: int, path: str, handler: Handler) -> None:
-        self.address = address
-        self.port = port
-        self.path = path
-        self.handler = handler
-        self._server: asyncio.AbstractServer | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.address, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            method, target, *_ = request.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-            if method != "GET":
-                status, kind, body = 405, "text/plain", b"only GET\n"
-            elif target.split("?", 1)[0] != self.path:
-                status, kind, body = 404, "text/plain", b"not found\n"
-            else:
-                status, kind, body = await self.handler()
-            head = (
-                f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}\r\nContent-Type: {kind}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode("latin-1") + body)
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
-            pass
-        except Exception:
-            log.exception("monitoring endpoint %s failed", self.path)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 def metrics_handler(metrics: PersistMetrics) -> Handler:

@@ -9,15 +9,11 @@ import time
 
 from joblet_cluster.common.aio import stop_on_signals
 from joblet_cluster.common.config import Config
+from joblet_cluster.common.http import HTTPEndpoint
 from joblet_cluster.persist._ingest import Ingestor
 from joblet_cluster.persist._ipc_server import IngestServer
 from joblet_cluster.persist._live import LiveFeed
-from joblet_cluster.persist._monitoring import (
-    HTTPEndpoint,
-    PersistMetrics,
-    health_handler,
-    metrics_handler,
-)
+from joblet_cluster.persist._monitoring import PersistMetrics, health_handler, metrics_handler
 from joblet_cluster.persist._query_server import PersistServicer, QueryServer
 from joblet_cluster.persist.backends import PersistBackend, open_backend
 
@@ -43,7 +39,7 @@ async def serve_persist(config: Config) -> None:
         settings.server.max_connections,
     )
     endpoints = [
-        HTTPEndpoint(endpoint.address, endpoint.port, endpoint.path, handler)
+        HTTPEndpoint(endpoint.address, endpoint.port, {endpoint.path: handler})
         for endpoint, handler in (
             (settings.monitoring.prometheus, metrics_handler(metrics)),
             (settings.monitoring.health, health_handler(backend.check_writable)),
@@ -63,7 +59,8 @@ async def serve_persist(config: Config) -> None:
         backend.name,
         ingest.path,
         query.path,
-        ", ".join(f"{e.path} on {e.address}:{e.port}" for e in endpoints) or "no HTTP",
+        ", ".join(f"{' '.join(e.routes)} on {e.address}:{e.port}" for e in endpoints)
+        or "no HTTP",
     )
     try:
         await stop.wait()

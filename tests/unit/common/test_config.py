@@ -28,7 +28,16 @@ MINIMAL = "server:\n  nodeId: node-1\n"
 
 #: A file that sets every key to a non-default value (paths absolute, so they stay as is).
 FULL: dict = {
-    "server": {"nodeId": "node-7", "address": "127.0.0.1", "port": 6000},
+    "server": {
+        "nodeId": "node-7",
+        "address": "127.0.0.1",
+        "port": 6000,
+        "jobs_dir": "/srv/jobs",
+        "max_concurrent_jobs": 7,
+        "metrics_interval": 2.5,
+        "stop_grace_seconds": 3.0,
+        "monitoring": {"enabled": False, "address": "0.0.0.0", "port": 9999},
+    },
     "version": "3.1",
     "cluster": {
         "raft_address": "10.0.0.7:7000",
@@ -221,7 +230,7 @@ def test_unknown_key_names_the_dotted_key_and_the_file(tmp_path, text, key):
 def test_unknown_key_lists_the_known_keys_of_its_section(tmp_path):
     message, _ = load_error(tmp_path, "server:\n  nodeId: n1\n  prot: 80\n")
 
-    assert "known here: address, nodeId, port" in message
+    assert "known here: address, jobs_dir, max_concurrent_jobs, metrics_interval" in message
 
 
 @pytest.mark.parametrize(

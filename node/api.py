@@ -1,0 +1,284 @@
+"""The node's gRPC API: ``joblet.JobService`` and ``joblet.MonitoringService``, as Joblet
+serves them (specs/joblet-api.md), so Joblet's clients work unchanged.
+
+Reads answer from the state service (every job of the node) and from persist (logs and
+metrics); changes go through the job manager. Roles come from the client certificate:
+``admin`` may do everything, ``viewer`` only reads. Errors map to gRPC codes here, in
+one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
+from typing import Any, NoReturn, TypeAlias, TypeVar
+
+import grpc
+
+from joblet_cluster.common.errors import InvalidInput, JobletError
+from joblet_cluster.common.tls import Role, peer_role
+from joblet_cluster.common.version import VERSION
+from joblet_cluster.node.executor import write_uploads
+from joblet_cluster.node.jobs import JobManager
+from joblet_cluster.node.records import job_message, new_record, status_message
+from joblet_cluster.node.system import system_status
+from joblet_cluster.persist import LogBlock
+from joblet_cluster.proto import joblet_pb2 as pb
+from joblet_cluster.proto import joblet_pb2_grpc, persist_pb2_grpc
+from joblet_cluster.proto import persist_pb2 as ppb
+from joblet_cluster.state import JobRecord, JobStatus, StateClient, is_terminal
+
+log = logging.getLogger("joblet.node.api")
+T = TypeVar("T")
+Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+
+
+class Access:
+    """Who may call what: from the client certificate, or everyone in ``--insecure``."""
+
+    def __init__(self, insecure: bool) -> None:
+        self.insecure = insecure
+
+    async def require(self, context: Context, role: Role) -> None:
+        if self.insecure:
+            return
+        held = peer_role(context)
+        if held is None:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "the client certificate names no role (OU)"
+            )
+        if role == Role.ADMIN and held != Role.ADMIN:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"role {held} may only read; this needs admin"
+            )
+
+
+class JobService(joblet_pb2_grpc.JobServiceServicer):
+    def __init__(
+        self,
+        node_id: str,
+        jobs: JobManager,
+        state: StateClient,
+        persist_query: persist_pb2_grpc.PersistServiceStub,
+        jobs_dir: Path,
+        access: Access,
+        metrics_interval: float,
+    ) -> None:
+        self.node_id = node_id
+        self.jobs = jobs
+        self.state = state
+        self.persist_query = persist_query
+        self.jobs_dir = jobs_dir
+        self.access = access
+        self.metrics_interval = metrics_interval
+
+    async def RunJob(self, request: pb.RunJobRequest, context: Context) -> pb.RunJobResponse:
+        await self.access.require(context, Role.ADMIN)
+        job_id = str(uuid.uuid4())
+        own = not request.work_dir
+        work_dir = self.jobs_dir / job_id if own else Path(request.work_dir)
+        try:
+            record = new_record(job_id, self.node_id, request, str(work_dir))
+        except InvalidInput as exc:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc)
+        record["resources"]["ownWorkDir"] = own  # type: ignore[typeddict-item]
+        if request.uploads:
+            uploads = [(u.path, u.content, u.mode, u.is_directory) for u in request.uploads]
+            try:
+                await asyncio.to_thread(_prepare, work_dir, uploads)
+            except (ValueError, OSError) as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        stored = await _answer(context, self.jobs.submit(record, dict(request.secret_environment)))
+        return pb.RunJobResponse(job_uuid=stored["uuid"], status=stored["status"])
+
+    async def GetJobStatus(
+        self, request: pb.GetJobStatusRequest, context: Context
+    ) -> pb.GetJobStatusResponse:
+        await self.access.require(context, Role.VIEWER)
+        return status_message(await self._find(request.uuid, context))
+
+    async def StopJob(self, request: pb.StopJobRequest, context: Context) -> pb.StopJobResponse:
+        await self.access.require(context, Role.ADMIN)
+        record = await self._find(request.uuid, context)
+        if not is_terminal(record["status"]):
+            record = await _answer(context, self.jobs.stop(record["uuid"]))
+        return pb.StopJobResponse(
+            uuid=record["uuid"],
+            status=record["status"],
+            end_time=record.get("endTime") or "",
+            exit_code=record.get("exitCode") or 0,
+        )
+
+    async def CancelJob(
+        self, request: pb.CancelJobRequest, context: Context
+    ) -> pb.CancelJobResponse:
+        await self.access.require(context, Role.ADMIN)
+        record = await self._find(request.uuid, context)
+        if record["status"] != JobStatus.SCHEDULED:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"job {record['uuid']} is {record['status']}: only a SCHEDULED job can be canceled",
+            )
+        record = await _answer(context, self.jobs.cancel(record["uuid"]))
+        return pb.CancelJobResponse(uuid=record["uuid"], status=record["status"])
+
+    async def DeleteJob(
+        self, request: pb.DeleteJobRequest, context: Context
+    ) -> pb.DeleteJobResponse:
+        await self.access.require(context, Role.ADMIN)
+        record = await self._find(request.uuid, context)
+        if not is_terminal(record["status"]):
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"job {record['uuid']} is {record['status']}: stop it before deleting it",
+            )
+        await self._delete(record, context)
+        return pb.DeleteJobResponse(uuid=record["uuid"], success=True, message="deleted")
+
+    async def DeleteAllJobs(
+        self, request: pb.DeleteAllJobsRequest, context: Context
+    ) -> pb.DeleteAllJobsResponse:
+        await self.access.require(context, Role.ADMIN)
+        deleted = skipped = 0
+        records = [r async for r in self.state.list_all(nodeId=self.node_id)]
+        for record in records:
+            if is_terminal(record["status"]):
+                await self._delete(record, context)
+                deleted += 1
+            else:
+                skipped += 1
+        return pb.DeleteAllJobsResponse(
+            success=True,
+            message=f"deleted {deleted} jobs; {skipped} still active were kept",
+            deleted_count=deleted,
+            skipped_count=skipped,
+        )
+
+    async def GetJobLogs(
+        self, request: pb.GetJobLogsRequest, context: Context
+    ) -> AsyncIterator[pb.DataChunk]:
+        """History, then live output until the job ends: persist's follow gives both with
+        no gap and no repeat; each line goes out with its newline."""
+        await self.access.require(context, Role.VIEWER)
+        record = await self._find(request.uuid, context)
+        query = ppb.LogQuery(job_id=record["uuid"], follow=not is_terminal(record["status"]))
+        async for chunk in self.persist_query.QueryLogs(query):
+            block = LogBlock.from_chunk(chunk)
+            yield pb.DataChunk(payload=b"".join(content + b"\n" for content in block.contents))
+
+    async def ListJobs(self, request: pb.EmptyRequest, context: Context) -> pb.Jobs:
+        await self.access.require(context, Role.VIEWER)
+        records = [r async for r in self.state.list_all(limit=1000)]
+        return pb.Jobs(jobs=[job_message(record) for record in records])
+
+    async def GetJobMetrics(
+        self, request: pb.GetJobMetricsRequest, context: Context
+    ) -> AsyncIterator[pb.JobMetricsEvent]:
+        await self.access.require(context, Role.VIEWER)
+        record = await self._find(request.job_uuid, context)
+        query = ppb.MetricQuery(
+            job_id=record["uuid"],
+            start_time=request.start_time,
+            end_time=request.end_time,
+            limit=request.limit,
+        )
+        async for chunk in self.persist_query.QueryMetrics(query):
+            for sample in chunk.metrics:
+                yield _metric_event(sample)
+
+    async def StreamJobMetrics(
+        self, request: pb.StreamJobMetricsRequest, context: Context
+    ) -> AsyncIterator[pb.JobMetricsEvent]:
+        """Stored samples, then new ones as they are stored, until the job ends."""
+        await self.access.require(context, Role.VIEWER)
+        record = await self._find(request.job_uuid, context)
+        last = 0
+        while True:
+            query = ppb.MetricQuery(job_id=record["uuid"])
+            async for chunk in self.persist_query.QueryMetrics(query):
+                for sample in chunk.metrics:
+                    if sample.sequence > last:
+                        last = sample.sequence
+                        yield _metric_event(sample)
+            if is_terminal(record["status"]):
+                return
+            await asyncio.sleep(self.metrics_interval)
+            record = await self.state.get(record["uuid"]) or record
+
+    async def _find(self, job_id: str, context: Context) -> JobRecord:
+        """The job with this id, or the one job whose id starts with it."""
+        if not job_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a job id is required")
+        with contextlib.suppress(InvalidInput):
+            record = await self.state.get(job_id)
+            if record is not None:
+                return record
+        matches = [r async for r in self.state.list_all(limit=1000) if r["uuid"].startswith(job_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id}")
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"job id prefix {job_id} is ambiguous: {len(matches)} jobs start with it",
+        )
+        raise AssertionError("abort() raises")
+
+    async def _delete(self, record: JobRecord, context: Context) -> None:
+        await _answer(context, self.jobs.delete(record))
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await self.persist_query.DeleteJob(ppb.JobRequest(job_id=record["uuid"]))
+
+
+class MonitoringService(joblet_pb2_grpc.MonitoringServiceServicer):
+    def __init__(self, node_id: str, access: Access, addresses: list[str]) -> None:
+        self.node_id = node_id
+        self.access = access
+        self.addresses = addresses
+
+    async def GetSystemStatus(
+        self, request: pb.EmptyRequest, context: Context
+    ) -> pb.SystemStatusResponse:
+        await self.access.require(context, Role.VIEWER)
+        return await asyncio.to_thread(system_status, self.node_id, VERSION, self.addresses)
+
+
+def _prepare(work_dir: Path, uploads: list[tuple[str, bytes, int, bool]]) -> None:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    write_uploads(work_dir, uploads)
+
+
+async def _answer(context: Context, call: Awaitable[T]) -> T:
+    """Our errors as gRPC statuses: bad input INVALID_ARGUMENT, other refusals
+    FAILED_PRECONDITION; anything else is an INTERNAL error, logged."""
+    try:
+        return await call
+    except InvalidInput as exc:
+        await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc)
+    except JobletError as exc:
+        await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, exc)
+
+
+async def _abort(context: Context, code: grpc.StatusCode, exc: Exception) -> NoReturn:
+    await context.abort(code, str(exc))
+    raise AssertionError("abort() raises")
+
+
+def _metric_event(sample: ppb.Metric) -> pb.JobMetricsEvent:
+    return pb.JobMetricsEvent(
+        timestamp=sample.timestamp,
+        job_uuid=sample.job_id,
+        cpu_percent=sample.cpu_percent,
+        memory_bytes=sample.memory_bytes,
+        memory_limit=sample.memory_limit,
+        disk_read_bytes=sample.io_read_bytes,
+        disk_write_bytes=sample.io_write_bytes,
+        net_recv_bytes=sample.net_rx_bytes,
+        net_sent_bytes=sample.net_tx_bytes,
+        gpu_percent=sample.gpu_percent,
+        gpu_memory_bytes=sample.gpu_memory_bytes,
+    )

@@ -1,0 +1,189 @@
+"""``joblet serve``: one node, from its services to its API.
+
+Order matters and is the contract of DESIGN.md: start the state and persist services,
+wait until both answer (the clients retry until their connect timeout), reconcile what
+the store says about this node's jobs, and only then open the API. On SIGTERM: stop
+accepting, stop the running jobs (recorded STOPPED), flush both clients, stop the
+services, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import grpc
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from joblet_cluster.common.aio import stop_on_signals
+from joblet_cluster.common.config import Config
+from joblet_cluster.common.errors import ConfigError
+from joblet_cluster.common.http import HTTPEndpoint
+from joblet_cluster.common.tls import server_credentials_from_config
+from joblet_cluster.node.api import Access, JobService, MonitoringService
+from joblet_cluster.node.executor import Executor
+from joblet_cluster.node.jobs import JobManager
+from joblet_cluster.node.supervisor import Child
+from joblet_cluster.persist import PersistClient
+from joblet_cluster.proto import joblet_pb2_grpc, persist_pb2_grpc
+from joblet_cluster.state import StateClient
+
+log = logging.getLogger("joblet.node")
+
+CONNECT_TIMEOUT = 60.0  # the services may restart a few times before they answer
+
+
+async def serve_node(config: Config, insecure: bool = False, supervise: bool = True) -> None:
+    """Serve until SIGTERM or SIGINT. ``supervise`` False uses services already running
+    (tests, or an operator running them under systemd)."""
+    server_config = config.server
+    credentials = None if insecure else _credentials(config)
+    if insecure:
+        log.warning(
+            "INSECURE: the API takes plain-text connections from anyone, with admin rights. "
+            "For local experiments only; never on a network."
+        )
+    children = []
+    if supervise:
+        if config.source is None:
+            raise ConfigError("joblet serve needs a config file (its services read it too)")
+        children = [Child(service, config.source) for service in ("state", "persist")]
+    for child in children:
+        child.start()
+    stop = stop_on_signals(log)
+    state = StateClient(
+        config.state.socket, node_id=server_config.node_id, connect_timeout=CONNECT_TIMEOUT
+    )
+    persist = PersistClient(config.persist.ipc.socket, connect_timeout=CONNECT_TIMEOUT)
+    try:
+        await state.start()
+        await persist.start()
+        query_channel = grpc.aio.insecure_channel(
+            f"unix:{config.persist.server.grpc_socket}",
+            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+        )
+        persist_query = persist_pb2_grpc.PersistServiceStub(query_channel)
+        executor = Executor(
+            persist, server_config.metrics_interval, server_config.stop_grace_seconds
+        )
+        jobs = JobManager(
+            server_config.node_id, state, persist, executor, server_config.max_concurrent_jobs
+        )
+        failed, queued = await jobs.reconcile()
+        if failed or queued:
+            log.info(
+                "reconciled: %d jobs FAILED (the node had stopped), %d queued again", failed, queued
+            )
+        access = Access(insecure)
+        jobs_dir = Path(server_config.jobs_dir)
+        await asyncio.to_thread(jobs_dir.mkdir, parents=True, exist_ok=True)
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ]
+        )
+        joblet_pb2_grpc.add_JobServiceServicer_to_server(
+            JobService(
+                server_config.node_id,
+                jobs,
+                state,
+                persist_query,
+                jobs_dir,
+                access,
+                server_config.metrics_interval,
+            ),
+            server,
+        )
+        joblet_pb2_grpc.add_MonitoringServiceServicer_to_server(
+            MonitoringService(server_config.node_id, access, [server_config.address]), server
+        )
+        target = f"{server_config.address}:{server_config.port}"
+        if credentials is None:
+            server.add_insecure_port(target)
+        else:
+            server.add_secure_port(target, credentials)
+        await server.start()
+        endpoint = _monitoring(config, jobs, state, persist)
+        if endpoint is not None:
+            await endpoint.start()
+        log.info(
+            "node %s serving on %s (%s)%s",
+            server_config.node_id,
+            target,
+            "insecure" if insecure else "mTLS",
+            f"; /metrics and /health on {endpoint.address}:{endpoint.port}" if endpoint else "",
+        )
+        await stop.wait()
+        log.info("stopping: no new calls; stopping running jobs")
+        await server.stop(5)
+        await jobs.close()
+        if endpoint is not None:
+            await endpoint.close()
+        await state.flush(10)
+        await persist.flush(10)
+        await query_channel.close()
+    finally:
+        with contextlib.suppress(Exception):
+            await persist.close()
+        with contextlib.suppress(Exception):
+            await state.close()
+        for child in children:
+            await child.stop()
+        log.info("node stopped")
+
+
+def _credentials(config: Config) -> grpc.ServerCredentials:
+    security = config.security
+    missing = [
+        key
+        for key, value in (
+            ("security.serverCert", security.server_cert),
+            ("security.serverKey", security.server_key),
+            ("security.caCert", security.ca_cert),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} not set: the API needs mTLS "
+            "(make certificates with `joblet certs generate`, or use --insecure locally)"
+        )
+    return server_credentials_from_config(security)
+
+
+def _monitoring(
+    config: Config, jobs: JobManager, state: StateClient, persist: PersistClient
+) -> HTTPEndpoint | None:
+    """``/metrics`` (jobs by status, the clients' queues and resends) and ``/health``."""
+    settings = config.server.monitoring
+    if not settings.enabled:
+        return None
+    registry = CollectorRegistry()
+    by_status = Gauge(
+        "joblet_jobs", "Jobs this node knows, by status", ["status"], registry=registry
+    )
+    clients = Gauge(
+        "joblet_client",
+        "State and persist client counters",
+        ["client", "counter"],
+        registry=registry,
+    )
+
+    async def metrics() -> tuple[int, str, bytes]:
+        by_status.clear()
+        for status, count in jobs.counts().items():
+            by_status.labels(status).set(count)
+        for name, client in (("state", state), ("persist", persist)):
+            for counter, value in client.stats().items():
+                clients.labels(name, counter).set(value)
+        return 200, CONTENT_TYPE_LATEST, generate_latest(registry)
+
+    async def health() -> tuple[int, str, bytes]:
+        if state._connected.is_set() and persist._connected.is_set():
+            return 200, "text/plain", b"ok\n"
+        return 503, "text/plain", b"unhealthy: the state or persist service is not connected\n"
+
+    return HTTPEndpoint(settings.address, settings.port, {"/metrics": metrics, "/health": health})

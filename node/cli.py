@@ -18,7 +18,6 @@ from joblet_cluster.common.version import VERSION
 from joblet_cluster.node.certs import generate
 from joblet_cluster.node.daemon import serve_node
 from joblet_cluster.node.dev import run_dev
-from joblet_cluster.node.supervisor import watch_parent
 from joblet_cluster.persist import serve_persist
 from joblet_cluster.state import serve_state
 
@@ -57,7 +56,6 @@ def _serve(config: Path | None, serve: Callable[[Config], Coroutine[Any, Any, No
     except JobletError as exc:
         _fail(exc)
     setup_logging(loaded.logging)
-    watch_parent()
     try:
         aio.run(serve(loaded))
     except JobletError as exc:

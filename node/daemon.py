@@ -49,7 +49,10 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
     if supervise:
         if config.source is None:
             raise ConfigError("joblet serve needs a config file (its services read it too)")
-        children = [Child(service, config.source) for service in ("state", "persist")]
+        children = [
+            Child("state", config.source, config.state.socket),
+            Child("persist", config.source, config.persist.ipc.socket),
+        ]
     for child in children:
         child.start()
     stop = stop_on_signals(log)

@@ -3,8 +3,13 @@
 Each child's output is passed on line by line with a prefix (``[STATE]``, ``[PERSIST]``)
 so one terminal or journal shows the node. A child that exits while the node runs is
 started again after a backoff that doubles from 1 s to 30 s (reset once it has run for a
-minute). A child learns that the node died through ``JOBLET_SUPERVISOR_PID``: it stops
-when its parent changes, so a killed node leaves no orphan services holding the sockets.
+minute).
+
+The services run in sessions of their own and outlive a node that is killed: a memory-
+backed state service holds the node's job history, which a restarted node must find
+again. So a node that starts while its service still answers on its socket adopts it
+(watching the socket) instead of starting a second one; a clean stop of the node stops
+its services.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import struct
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,13 +30,13 @@ log = logging.getLogger("joblet.node.supervisor")
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
 STABLE_AFTER = 60.0  # seconds of running that reset the backoff
-SUPERVISOR_ENV = "JOBLET_SUPERVISOR_PID"
 
 
 class Child:
-    def __init__(self, service: str, config: Path) -> None:
+    def __init__(self, service: str, config: Path, socket_path: str) -> None:
         self.service = service
         self.config = config
+        self.socket_path = socket_path
         self.prefix = f"[{service.upper()}] ".encode()
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
@@ -41,8 +47,14 @@ class Child:
         self._task = asyncio.create_task(self._keep_running(), name=f"supervise-{self.service}")
 
     async def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (the service drains and exits 0), SIGKILL after ``timeout``."""
+        """SIGTERM (the service drains and exits 0), SIGKILL after ``timeout``. An adopted
+        service (started by an earlier node) is stopped through its pid from the socket's
+        peer credentials."""
         self._stopping = True
+        if self.process is None and (pid := _socket_owner(self.socket_path)) is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            await asyncio.to_thread(_wait_gone, pid, timeout)
         process = self.process
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -62,6 +74,15 @@ class Child:
     async def _keep_running(self) -> None:
         delay = BACKOFF_FIRST
         while not self._stopping:
+            if await _answers(self.socket_path):
+                log.info("%s is already running (%s): adopting it", self.service, self.socket_path)
+                while True:
+                    await asyncio.sleep(1.0)
+                    if not await _answers(self.socket_path):
+                        break
+                if self._stopping:
+                    return
+                log.error("the adopted %s stopped answering; starting a new one", self.service)
             started = time.monotonic()
             code = await self._run_once()
             if self._stopping:
@@ -74,7 +95,6 @@ class Child:
             delay = min(delay * 2, BACKOFF_MAX)
 
     async def _run_once(self) -> int:
-        env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -85,7 +105,6 @@ class Child:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=env,
             start_new_session=True,  # a Ctrl-C reaches the node, which stops them in order
         )
         assert self.process.stdout is not None
@@ -96,16 +115,33 @@ class Child:
         return await self.process.wait()
 
 
-def watch_parent() -> None:
-    """In a supervised service: stop (SIGTERM to itself) once the node that started it
-    is gone. Runs on a daemon thread; a service started by hand is left alone."""
-    parent = os.environ.get(SUPERVISOR_ENV)
-    if not parent:
-        return
+async def _answers(socket_path: str) -> bool:
+    """Whether a service accepts connections on ``socket_path`` now."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_unix_connection(socket_path), 2.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
-    def watch() -> None:
-        while os.getppid() == int(parent):
-            time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGTERM)
 
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+def _socket_owner(socket_path: str) -> int | None:
+    """The pid of the process listening on a unix socket (SO_PEERCRED), if any."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(socket_path)
+        credentials = probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    pid, _, _ = struct.unpack("3i", credentials)
+    return pid or None
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)

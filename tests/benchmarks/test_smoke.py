@@ -15,6 +15,7 @@ BENCHMARKS = {  # module: what its report must mention
     "tests.benchmarks.bench_state_ipc": "ops/s",
     "tests.benchmarks.bench_local_backend": "lines/s",
     "tests.benchmarks.bench_persist": "lines/s",
+    "tests.benchmarks.bench_node": "jobs/s",
 }
 
 

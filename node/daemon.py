@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from pathlib import Path
 
 import grpc
@@ -25,6 +26,7 @@ from joblet_cluster.common.tls import server_credentials_from_config
 from joblet_cluster.node.api import Access, JobService, MonitoringService
 from joblet_cluster.node.executor import Executor
 from joblet_cluster.node.jobs import JobManager
+from joblet_cluster.node.limits import Cgroups
 from joblet_cluster.node.supervisor import Child
 from joblet_cluster.persist import PersistClient
 from joblet_cluster.proto import joblet_pb2_grpc, persist_pb2_grpc
@@ -68,8 +70,10 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
             options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
         )
         persist_query = persist_pb2_grpc.PersistServiceStub(query_channel)
+        cgroups = await asyncio.to_thread(Cgroups.detect) if os.geteuid() == 0 else None
+        log.info("job limits: %s", _describe(cgroups))
         executor = Executor(
-            persist, server_config.metrics_interval, server_config.stop_grace_seconds
+            persist, server_config.metrics_interval, server_config.stop_grace_seconds, cgroups
         )
         jobs = JobManager(
             server_config.node_id, state, persist, executor, server_config.max_concurrent_jobs
@@ -136,6 +140,14 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         for child in children:
             await child.stop()
         log.info("node stopped")
+
+
+def _describe(cgroups: Cgroups | None) -> str:
+    if cgroups is None or (cgroups.cpu is None and cgroups.memory is None):
+        return "memory by RLIMIT_AS, CPU not limited (no writable cgroup tree)"
+    version = "v2" if cgroups.unified else "v1"
+    found = [name for name in ("cpu", "memory") if getattr(cgroups, name) is not None]
+    return f"cgroup {version} for {' and '.join(found)}"
 
 
 def _credentials(config: Config) -> grpc.ServerCredentials:

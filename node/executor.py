@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from joblet_cluster.node.limits import Cgroups
 from joblet_cluster.node.sampler import JobSampler
 from joblet_cluster.persist import STDERR, STDOUT, PersistClient
 from joblet_cluster.proto.persist_pb2 import Metric
@@ -40,7 +41,9 @@ class Attempt:
     work_dir: Path
     environment: Mapping[str, str]
     max_memory_mb: int = 0
+    max_cpu_percent: int = 0
     pid: int | None = None
+    cgroups: list[Path] = field(default_factory=list)
     returncode: int | None = None
     stop_requested: bool = False
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
@@ -52,9 +55,11 @@ class Executor:
         persist: PersistClient,
         metrics_interval: float,
         grace_seconds: float,
+        cgroups: Cgroups | None = None,
         on_metric: Callable[[Metric], None] | None = None,
     ) -> None:
         self.persist = persist
+        self.cgroups = cgroups
         self.metrics_interval = metrics_interval
         self.grace_seconds = grace_seconds
         self.on_metric = on_metric
@@ -77,11 +82,23 @@ class Executor:
         )
         attempt.process = process
         attempt.pid = process.pid
-        if attempt.max_memory_mb > 0:
-            limit = attempt.max_memory_mb * 1024 * 1024
-            with contextlib.suppress(OSError):  # the process may already be gone
-                resource.prlimit(process.pid, resource.RLIMIT_AS, (limit, limit))
         self.running[attempt.job_id] = attempt
+        try:
+            self._limit(attempt)
+        except OSError as exc:  # the process may already be gone; the job runs unlimited
+            log.warning("job %s: limits not applied: %s", attempt.job_id, exc)
+
+    def _limit(self, attempt: Attempt) -> None:
+        """cgroups where the host allows (CPU and memory), else RLIMIT_AS for memory."""
+        assert attempt.pid is not None
+        if self.cgroups is not None and (attempt.max_cpu_percent or attempt.max_memory_mb):
+            attempt.cgroups = self.cgroups.apply(
+                attempt.job_id, attempt.pid, attempt.max_cpu_percent, attempt.max_memory_mb
+            )
+        memory_cgroup = self.cgroups is not None and self.cgroups.memory is not None
+        if attempt.max_memory_mb > 0 and not memory_cgroup:
+            limit = attempt.max_memory_mb * 1024 * 1024
+            resource.prlimit(attempt.pid, resource.RLIMIT_AS, (limit, limit))
 
     async def wait(self, attempt: Attempt) -> int:
         """Forward output and samples until the process has exited and its pipes are
@@ -100,6 +117,7 @@ class Executor:
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
             self.running.pop(attempt.job_id, None)
+            Cgroups.remove(attempt.cgroups)
         attempt.returncode = code if code >= 0 else 128 - code
         return attempt.returncode
 

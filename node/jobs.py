@@ -160,6 +160,7 @@ class JobManager:
             work_dir=Path(extra["workDir"]),
             environment={**(record.get("environment") or {}), **job.secrets},
             max_memory_mb=int(extra.get("maxMemory", 0)),
+            max_cpu_percent=int(extra.get("maxCpu", 0)),
         )
         try:
             attempt.work_dir.mkdir(parents=True, exist_ok=True)

@@ -253,3 +253,25 @@ def test_restart_fails_running_jobs_and_keeps_scheduled_ones(tmp_path: Path) -> 
     started = datetime.fromisoformat(done.start_time.replace("Z", "+00:00"))
     assert at <= started < at + timedelta(seconds=5)
     assert node.stop() == 0
+
+
+def test_cpu_and_memory_limits_hold_where_the_host_allows(node: Node) -> None:
+    stub = node.jobs()
+    burn = "import time\nend = time.time() + 4\nwhile time.time() < end: pass\n"
+    job = stub.RunJob(
+        pb.RunJobRequest(command=sys.executable, args=["-c", burn], max_cpu=20), timeout=10
+    )
+    assert node.wait_status(job.job_uuid, TERMINAL).status == "COMPLETED"
+    samples = list(stub.GetJobMetrics(pb.GetJobMetricsRequest(job_uuid=job.job_uuid), timeout=10))
+    busy = [s.cpu_percent for s in samples[1:]]  # the first sample has no interval yet
+    assert busy, "no samples"
+    hog = "x = bytearray(300 * 1024 * 1024)\nprint('allocated')\n"
+    capped = stub.RunJob(
+        pb.RunJobRequest(command=sys.executable, args=["-c", hog], max_memory=64), timeout=10
+    )
+    status = node.wait_status(capped.job_uuid, TERMINAL)
+    assert status.status == "FAILED"  # refused (RLIMIT_AS: MemoryError) or killed (cgroup)
+    if "cgroup v1 for cpu" in node.log_text() or "cgroup v2 for cpu" in node.log_text():
+        assert max(busy) < 35, busy
+    else:
+        assert "CPU not limited" in node.log_text()

@@ -52,7 +52,7 @@ class Cgroups:
     def apply(self, job_id: str, pid: int, cpu_percent: int, memory_mb: int) -> list[Path]:
         """Put ``pid`` into the job's cgroups with the limits asked for; returns the
         cgroups made (for :meth:`remove`). A limit this host cannot apply is logged."""
-        made = []
+        made: list[Path] = []
         if cpu_percent > 0:
             if self.cpu is None:
                 log.warning("job %s: max_cpu is not enforced: no writable cpu cgroup", job_id)

@@ -59,8 +59,7 @@ async def serve_persist(config: Config) -> None:
         backend.name,
         ingest.path,
         query.path,
-        ", ".join(f"{' '.join(e.routes)} on {e.address}:{e.port}" for e in endpoints)
-        or "no HTTP",
+        ", ".join(f"{' '.join(e.routes)} on {e.address}:{e.port}" for e in endpoints) or "no HTTP",
     )
     try:
         await stop.wait()

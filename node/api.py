@@ -165,7 +165,14 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
         no gap and no repeat; each line goes out with its newline."""
         await self.access.require(context, Role.VIEWER)
         record = await self._find(request.uuid, context)
-        query = ppb.LogQuery(job_id=record["uuid"], follow=not is_terminal(record["status"]))
+        if request.stream not in (0, 1, 2):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "stream must be 0, 1 or 2")
+        query = ppb.LogQuery(
+            job_id=record["uuid"],
+            stream=request.stream,  # type: ignore[arg-type]
+            start_time=request.since_time,
+            follow=not is_terminal(record["status"]),
+        )
         async for chunk in self.persist_query.QueryLogs(query):
             block = LogBlock.from_chunk(chunk)
             yield pb.DataChunk(payload=b"".join(content + b"\n" for content in block.contents))

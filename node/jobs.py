@@ -23,9 +23,10 @@ from typing import Any
 
 import psutil
 
+from joblet_cluster.common.durations import parse_duration
 from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.node.executor import Attempt, Executor
-from joblet_cluster.node.records import later, parse_duration, resources, seconds_until
+from joblet_cluster.node.records import later, resources, seconds_until
 from joblet_cluster.persist import PersistClient
 from joblet_cluster.state import JobRecord, JobStatus, StateClient, is_terminal, now, transition
 
@@ -122,7 +123,7 @@ class JobManager:
     async def _attempts(self, job: Job) -> None:
         extra = resources(job.record)
         retries = int(extra.get("maxRetries", 0))
-        delay = parse_duration(extra["retryDelay"], "retry_delay") if extra.get("retryDelay") else 0
+        delay = parse_duration(extra.get("retryDelay") or "0").total_seconds()
         for attempt_number in range(1, retries + 2):
             try:
                 code, error = await self._attempt(job, attempt_number)

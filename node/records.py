@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from joblet_cluster.common.durations import parse_duration
 from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.proto import joblet_pb2 as pb
 from joblet_cluster.state import JobRecord, JobStatus, format_time, now
@@ -23,6 +24,8 @@ def new_record(job_id: str, node_id: str, request: pb.RunJobRequest, work_dir: s
     INITIALIZING (waiting for a slot). Secret values are masked before they leave."""
     if not request.command:
         raise InvalidInput("command is required")
+    if request.retry_delay:
+        parse_duration(request.retry_delay)  # refused now, not when the job first fails
     scheduled = schedule_time(request.schedule) if request.schedule else None
     status = JobStatus.INITIALIZING
     if scheduled is not None and scheduled > now():
@@ -64,28 +67,6 @@ def new_record(job_id: str, node_id: str, request: pb.RunJobRequest, work_dir: s
 def schedule_time(value: str) -> str:
     """An RFC 3339 time (Joblet's ``schedule``) in the records' canonical form."""
     return canonical_time(value, "schedule")
-
-
-def parse_duration(value: str, field: str) -> float:
-    """Seconds in a Go-style duration such as ``500ms``, ``5s``, ``1m30s`` or ``2h``."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-    text, total, number = value.strip(), 0.0, ""
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char.isdigit() or char == ".":
-            number += char
-            index += 1
-            continue
-        unit = "ms" if text.startswith("ms", index) else char
-        if unit not in units or not number:
-            raise InvalidInput(f"{field} {value!r} is not a duration like 30s, 1m30s or 2h")
-        total += float(number) * units[unit]
-        number = ""
-        index += len(unit)
-    if number or not text:
-        raise InvalidInput(f"{field} {value!r} is not a duration like 30s, 1m30s or 2h")
-    return total
 
 
 def seconds_until(moment: str) -> float:

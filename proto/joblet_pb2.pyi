@@ -221,10 +221,14 @@ class DeleteAllJobsResponse(_message.Message):
     def __init__(self, success: _Optional[bool] = ..., message: _Optional[str] = ..., deleted_count: _Optional[int] = ..., skipped_count: _Optional[int] = ...) -> None: ...
 
 class GetJobLogsRequest(_message.Message):
-    __slots__ = ("uuid",)
+    __slots__ = ("uuid", "stream", "since_time")
     UUID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    SINCE_TIME_FIELD_NUMBER: _ClassVar[int]
     uuid: str
-    def __init__(self, uuid: _Optional[str] = ...) -> None: ...
+    stream: int
+    since_time: int
+    def __init__(self, uuid: _Optional[str] = ..., stream: _Optional[int] = ..., since_time: _Optional[int] = ...) -> None: ...
 
 class DataChunk(_message.Message):
     __slots__ = ("payload",)

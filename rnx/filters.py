@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 
+from joblet_cluster.common.durations import parse_rfc3339
 from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.proto import joblet_pb2
-from joblet_cluster.rnx.durations import parse_rfc3339
 
 STATUSES = ("INITIALIZING", "SCHEDULED", "RUNNING", "COMPLETED", "FAILED", "STOPPED", "CANCELED")
 TERMINAL = frozenset({"COMPLETED", "FAILED", "STOPPED", "CANCELED"})

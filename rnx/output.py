@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from joblet_cluster.common.durations import format_duration
 from joblet_cluster.proto import joblet_pb2
-from joblet_cluster.rnx.durations import format_duration
 from joblet_cluster.rnx.filters import METRIC_FIELDS, TERMINAL, job_time
 from joblet_cluster.rnx.nodes import NodeReport
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from joblet_cluster.node.certs import RnxNode, generate, write_rnx_config
 from tests.integration.node.conftest import Node
 
 
@@ -83,3 +84,88 @@ def test_nodes_shows_every_node_of_the_config(node: Node) -> None:
     reports = json.loads(shown.stdout)
     assert {"default", "viewer", "node-1"} <= {r["name"] for r in reports}
     assert all(r["up"] and r["node_id"] == "node-1" for r in reports), reports
+
+
+def test_log_by_stream_filter_and_tail(node: Node) -> None:
+    script = "for i in 1 2 3 4; do echo out$i; echo err$i >&2; done"
+    job_id = json.loads(rnx(node, "--json", "job", "run", "sh", "-c", script).stdout)["job_uuid"]
+    node.wait_status(job_id, {"COMPLETED"})
+    assert rnx(node, "job", "log", "--stream", "stderr", job_id).stdout.split() == [
+        "err1",
+        "err2",
+        "err3",
+        "err4",
+    ]
+    assert rnx(node, "job", "log", "--stream", "stdout", "--tail", "2", job_id).stdout.split() == [
+        "out3",
+        "out4",
+    ]
+    assert rnx(node, "job", "log", "--filter", "3", job_id).stdout.split() in (
+        ["out3", "err3"],
+        ["err3", "out3"],
+    )
+    assert rnx(node, "job", "log", "--since", "1h", job_id).stdout.count("\n") == 8
+
+
+def test_a_node_of_another_ca_is_refused_with_exit_3(node: Node, tmp_path: Path) -> None:
+    other = generate(tmp_path / "other", ["127.0.0.1"])
+    config = tmp_path / "rnx-config.yml"
+    write_rnx_config(
+        config,
+        {
+            "default": RnxNode(
+                node.address,
+                other.admin_cert.read_text(),
+                other.admin_key.read_text(),
+                other.ca_cert.read_text(),
+            )
+        },
+    )
+    refused = rnx(node, "job", "list", config=config)
+    assert refused.returncode == 3
+    assert refused.stderr.startswith("rnx: cannot reach node 'default'")
+    assert refused.stderr.count("\n") == 1
+
+
+def test_run_with_env_upload_priority_and_metrics(node: Node, tmp_path: Path) -> None:
+    (tmp_path / "data.txt").write_text("payload\n")
+    started = rnx(
+        node,
+        "--json",
+        "job",
+        "run",
+        "--env",
+        "GREETING=hi",
+        "--secret-env",
+        "TOKEN=t0k",
+        "--upload",
+        str(tmp_path / "data.txt"),
+        "--priority",
+        "5",
+        "sh",
+        "-c",
+        'echo "$GREETING $TOKEN"; cat data.txt; sleep 2',
+    )
+    assert started.returncode == 0, started.stderr
+    job_id = json.loads(started.stdout)["job_uuid"]
+    node.wait_status(job_id, {"COMPLETED"})
+    assert rnx(node, "job", "log", job_id).stdout == "hi t0k\npayload\n"
+    status = json.loads(rnx(node, "--json", "job", "status", job_id).stdout)
+    assert status["secret_environment"] == {"TOKEN": "***"}
+    metrics = rnx(node, "--json", "job", "metrics", job_id)
+    assert metrics.returncode == 0, metrics.stderr
+    assert len(json.loads(metrics.stdout)) >= 1
+    summary = rnx(node, "job", "metrics", "--aggregate", "max", job_id)
+    assert summary.returncode == 0 and "max" in summary.stdout.lower()
+
+
+def test_delete_all_keeps_active_jobs(node: Node) -> None:
+    sleeper = json.loads(rnx(node, "--json", "job", "run", "sleep", "30").stdout)["job_uuid"]
+    node.wait_status(sleeper, {"RUNNING"})
+    done = rnx(node, "--json", "job", "delete-all")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["skipped_count"] >= 1 and answer["deleted_count"] >= 1
+    listed = json.loads(rnx(node, "--json", "job", "list").stdout)
+    assert [job["uuid"] for job in listed] == [sleeper]
+    rnx(node, "job", "stop", sleeper)

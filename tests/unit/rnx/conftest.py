@@ -1,55 +1,35 @@
-"""Fixtures for rnx: test certificates, a fake node, and running ``rnx`` in-process."""
+"""Fixtures for rnx's unit tests: certificates from ``joblet certs generate``'s code and
+config files that use them. Commands against a node are tested with a real node in
+``tests/integration/node/test_rnx.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from joblet_cluster.rnx.cli import run
-from tests.unit.rnx.fake_node import FakeNode, Pems, make_pems, start_fake_node, write_rnx_config
+from joblet_cluster.node.certs import RnxNode, generate
+from joblet_cluster.node.certs import write_rnx_config as write_entries
 
 
 @dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Rnx = Callable[..., Result]
+class Pems:
+    ca: bytes
+    client_cert: bytes
+    client_key: bytes
 
 
 @pytest.fixture(scope="session")
-def pems() -> Pems:
-    return make_pems()
+def pems(tmp_path_factory: pytest.TempPathFactory) -> Pems:
+    files = generate(tmp_path_factory.mktemp("certs"), ["127.0.0.1"])
+    return Pems(
+        files.ca_cert.read_bytes(), files.admin_cert.read_bytes(), files.admin_key.read_bytes()
+    )
 
 
-@pytest.fixture
-def fake_node(pems: Pems) -> Iterator[FakeNode]:
-    node = start_fake_node(pems)
-    try:
-        yield node
-    finally:
-        node.jobs.job_ended.set()
-        node.server.stop(grace=None)
-
-
-@pytest.fixture
-def config_file(tmp_path: Path, pems: Pems, fake_node: FakeNode) -> Path:
-    """An rnx-config.yml whose default node is the fake node."""
-    return write_rnx_config(tmp_path / "rnx-config.yml", pems, {"default": fake_node.address})
-
-
-@pytest.fixture
-def rnx(capsys: pytest.CaptureFixture[str], config_file: Path) -> Rnx:
-    """Run ``rnx --config <fake node's config> ARGS...`` in-process."""
-
-    def invoke(*args: str) -> Result:
-        code = run(["--config", str(config_file), *args])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return invoke
+def write_rnx_config(path: Path, pems: Pems, nodes: dict[str, str]) -> Path:
+    """An ``rnx-config.yml`` naming ``nodes`` (name -> address), PEMs inline."""
+    entry = (pems.client_cert.decode(), pems.client_key.decode(), pems.ca.decode())
+    write_entries(path, {name: RnxNode(address, *entry) for name, address in nodes.items()})
+    return path

@@ -8,7 +8,7 @@ import pytest
 
 from joblet_cluster.common.errors import ConfigError
 from joblet_cluster.rnx.config import find_config, parse_config
-from tests.unit.rnx.fake_node import Pems
+from tests.unit.rnx.conftest import Pems
 
 NODE = """
 nodes:

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from joblet_cluster.common.errors import InvalidInput
-from joblet_cluster.rnx.durations import (
+from joblet_cluster.common.durations import (
     format_duration,
     format_rfc3339,
     parse_duration,
     parse_rfc3339,
     parse_schedule,
 )
+from joblet_cluster.common.errors import InvalidInput
 
 NOW = datetime(2025, 8, 3, 10, 0, 0, 123456, tzinfo=UTC)
 UNITS = {

@@ -16,7 +16,13 @@ import os
 from pathlib import Path
 
 import grpc
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from joblet_cluster.common.aio import stop_on_signals
 from joblet_cluster.common.config import Config
@@ -75,8 +81,21 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         executor = Executor(
             persist, server_config.metrics_interval, server_config.stop_grace_seconds, cgroups
         )
+        registry = CollectorRegistry()
+        durations = Histogram(
+            "joblet_job_duration_seconds",
+            "How long jobs ran, by how they ended",
+            ["status"],
+            buckets=(0.1, 1, 10, 60, 600, 3600, 6 * 3600, 24 * 3600),
+            registry=registry,
+        )
         jobs = JobManager(
-            server_config.node_id, state, persist, executor, server_config.max_concurrent_jobs
+            server_config.node_id,
+            state,
+            persist,
+            executor,
+            server_config.max_concurrent_jobs,
+            on_end=lambda status, seconds: durations.labels(status).observe(seconds),
         )
         failed, queued = await jobs.reconcile()
         if failed or queued:
@@ -113,7 +132,7 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         else:
             server.add_secure_port(target, credentials)
         await server.start()
-        endpoint = _monitoring(config, jobs, state, persist)
+        endpoint = _monitoring(config, registry, jobs, state, persist)
         if endpoint is not None:
             await endpoint.start()
         log.info(
@@ -170,13 +189,17 @@ def _credentials(config: Config) -> grpc.ServerCredentials:
 
 
 def _monitoring(
-    config: Config, jobs: JobManager, state: StateClient, persist: PersistClient
+    config: Config,
+    registry: CollectorRegistry,
+    jobs: JobManager,
+    state: StateClient,
+    persist: PersistClient,
 ) -> HTTPEndpoint | None:
-    """``/metrics`` (jobs by status, the clients' queues and resends) and ``/health``."""
+    """``/metrics`` (jobs by status, their durations, the clients' queues and resends)
+    and ``/health``."""
     settings = config.server.monitoring
     if not settings.enabled:
         return None
-    registry = CollectorRegistry()
     by_status = Gauge(
         "joblet_jobs", "Jobs this node knows, by status", ["status"], registry=registry
     )

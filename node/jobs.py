@@ -17,7 +17,9 @@ import logging
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +54,14 @@ class JobManager:
         persist: PersistClient,
         executor: Executor,
         max_concurrent: int,
+        on_end: Callable[[str, float], None] | None = None,
     ) -> None:
         self.node_id = node_id
         self.state = state
         self.persist = persist
         self.executor = executor
         self.max_concurrent = max_concurrent
+        self.on_end = on_end  # (status, seconds run) of each job that ends
         self.jobs: dict[str, Job] = {}
         self._queue: list[tuple[int, int, str]] = []  # (-priority, arrival, job id)
         self._arrivals = itertools.count()
@@ -191,6 +195,11 @@ class JobManager:
     async def _move(self, job: Job, status: str | None, **fields: Any) -> None:
         job.record = transition(job.record, status, **fields)
         result = await self.state.update(job.record)
+        record = job.record
+        if self.on_end is not None and status is not None and is_terminal(status):
+            started, ended = record.get("startTime"), record.get("endTime")
+            if started and ended:
+                self.on_end(status, (_instant(ended) - _instant(started)).total_seconds())
         if result.version is not None and result.version > job.record["version"]:
             log.warning("job %s: the store holds a newer version", job.record["uuid"])
 
@@ -303,6 +312,10 @@ class JobManager:
         for job in self.jobs.values():
             by_status[job.record["status"]] = by_status.get(job.record["status"], 0) + 1
         return by_status
+
+
+def _instant(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
 class _Ended(Exception):

@@ -94,4 +94,5 @@ def test_node_metrics_and_health(node: Node) -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         text = answer.read().decode()
     assert re.search(r'joblet_jobs\{status="COMPLETED"\} [1-9]', text), text
+    assert re.search(r'joblet_job_duration_seconds_count\{status="COMPLETED"\} [1-9]', text)
     assert re.search(r'joblet_client\{client="persist",counter="unacked"\} 0', text), text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -275,3 +277,16 @@ def test_cpu_and_memory_limits_hold_where_the_host_allows(node: Node) -> None:
         assert max(busy) < 35, busy
     else:
         assert "CPU not limited" in node.log_text()
+
+
+def test_the_api_speaks_tls_1_3_and_names_itself_joblet(node: Node) -> None:
+    certs = node.home / "certs"
+    context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    context.load_cert_chain(certs / "admin-cert.pem", certs / "admin-key.pem")
+    context.set_alpn_protocols(["h2"])
+    host, port = node.address.split(":")
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="joblet") as tls,
+    ):
+        assert tls.version() == "TLSv1.3"

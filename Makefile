@@ -27,11 +27,11 @@ test: install redis  ## lint, type-check, then every test tier and the benchmark
 # through package-dir, so it reads them through a tree of links.
 typecheck: install
 	rm -rf .typecheck && mkdir -p .typecheck/joblet_cluster
-	for d in common proto state persist node rnx; do ln -s ../../$$d .typecheck/joblet_cluster/$$d; done
+	for d in common proto state persist node rnx cluster; do ln -s ../../$$d .typecheck/joblet_cluster/$$d; done
 	cd .typecheck && ../$(PY) -m mypy --namespace-packages --explicit-package-bases \
 		--ignore-missing-imports --follow-imports=silent \
 		-p joblet_cluster.common -p joblet_cluster.state -p joblet_cluster.persist \
-		-p joblet_cluster.node -p joblet_cluster.rnx
+		-p joblet_cluster.node -p joblet_cluster.rnx -p joblet_cluster.cluster
 
 lint: install
 	$(PY) -m ruff check .

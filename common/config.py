@@ -71,6 +71,9 @@ class ClusterConfig:
     peers: list[str] = _key("peers", factory=list)
     data_dir: str = _key("data_dir", default="/opt/joblet/data/raft", path=True)
     secret: str = _key("secret", default="", secret=True)
+    # seconds; a follower that hears no leader for a random time in between stands
+    election_timeout_min: float = _key("election_timeout_min", default=0.4)
+    election_timeout_max: float = _key("election_timeout_max", default=1.4)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ async def serve_state(config: Config) -> None:
     # collections keep cycles (from asyncio's internals) collected without those pauses.
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    backend = open_backend(config.state)
+    backend = open_backend(config.state, config.cluster)
     server = StateServer(
         backend,
         config.state.socket,

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from joblet_cluster.common.config import StateConfig
+from joblet_cluster.common.config import ClusterConfig, StateConfig
+from joblet_cluster.node.dev import free_port
 from joblet_cluster.state import StateClient, StateServer
 from joblet_cluster.state.backends import StateBackend, open_backend
 
 #: Every backend the conformance suite holds to the same contract.
-BACKENDS = ["memory"]
+BACKENDS = ["memory", "raft"]
 
 
 @pytest.fixture
@@ -33,8 +34,15 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def backend(backend_name: str) -> AsyncIterator[StateBackend]:
-    opened = open_backend(StateConfig(backend=backend_name))  # type: ignore[arg-type]
+async def backend(backend_name: str, sock_dir: Path) -> AsyncIterator[StateBackend]:
+    # raft: a cluster of one on loopback, elections quick so each test starts at once
+    cluster = ClusterConfig(
+        raft_address=f"127.0.0.1:{free_port()}",
+        data_dir=str(sock_dir / "raft"),
+        election_timeout_min=0.05,
+        election_timeout_max=0.1,
+    )
+    opened = open_backend(StateConfig(backend=backend_name), cluster)  # type: ignore[arg-type]
     try:
         yield opened
     finally:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from joblet_cluster.common.config import StateConfig
+from joblet_cluster.cluster.backend import RaftBackend
+from joblet_cluster.common.config import ClusterConfig, StateConfig
 from joblet_cluster.common.errors import ConfigError
 from joblet_cluster.state.backends._base import (
     JobPage,
@@ -24,11 +25,13 @@ __all__ = [
 ]
 
 
-def open_backend(config: StateConfig) -> StateBackend:
-    """The backend ``state.backend`` names, ready to use."""
+def open_backend(config: StateConfig, cluster: ClusterConfig | None = None) -> StateBackend:
+    """The backend ``state.backend`` names, ready to use (raft needs ``cluster``)."""
     if config.backend == "memory":
         return MemoryBackend()
+    if config.backend == "raft":
+        return RaftBackend(cluster or ClusterConfig())
     raise ConfigError(
         f"state.backend: {config.backend!r} is not available in this release yet "
-        "(available: 'memory')"
+        "(available: 'memory', 'raft')"
     )

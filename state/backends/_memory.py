@@ -41,6 +41,11 @@ class MemoryBackend:
         self._revision = 0
 
     async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
+        return self.apply_now(changes)
+
+    def apply_now(self, changes: Sequence[Change]) -> list[Outcome]:
+        """:meth:`apply` without a loop: the raft replica applies committed entries on
+        pysyncobj's thread."""
         outcomes: list[Outcome] = []
         jobs = self._jobs
         for change in changes:
@@ -92,6 +97,9 @@ class MemoryBackend:
         return JobPage(found)
 
     async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> SyncResult:
+        return self.sync_now(node_id, jobs)
+
+    def sync_now(self, node_id: str, jobs: Sequence[JobRecord]) -> SyncResult:
         result = SyncResult()
         incoming = {job["uuid"]: job for job in jobs}
         for key in list(self._by_node.get(node_id, ())):

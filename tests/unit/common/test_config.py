@@ -44,6 +44,8 @@ FULL: dict = {
         "peers": ["10.0.0.8:7000", "10.0.0.9:7000"],
         "data_dir": "/var/lib/joblet/raft",
         "secret": "cluster-secret",
+        "election_timeout_min": 0.2,
+        "election_timeout_max": 0.6,
     },
     "state": {
         "backend": "redis",

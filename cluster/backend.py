@@ -1,0 +1,164 @@
+"""``state.backend: raft``: the state service's store, replicated to every node.
+
+Each :meth:`RaftBackend.apply` is one replicated call holding the whole batch the state
+server group-applied (up to 32 changes), and is answered only once the entry is
+committed and applied here; at most ``MAX_IN_FLIGHT`` entries are in flight, so the
+store never drives pysyncobj to the saturation where it misbehaves
+(specs/pysyncobj-facts.md). Reads answer from the local replica.
+
+pysyncobj runs on its own thread: its callbacks come back to the loop with
+``call_soon_threadsafe``, and watchers are called on the loop too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+
+from joblet_cluster.cluster.replica import JobReplica
+from joblet_cluster.common.config import ClusterConfig
+from joblet_cluster.common.errors import ConfigError, StateError
+from joblet_cluster.state._changes import Change, Outcome
+from joblet_cluster.state._query import JobQuery
+from joblet_cluster.state._record import JobRecord
+from joblet_cluster.state.backends._base import JobPage, SyncResult, WatchCallback, WatchEvent
+
+log = logging.getLogger("joblet.cluster")
+
+MAX_IN_FLIGHT = 4  # replicated entries awaiting their commit
+COMMIT_TIMEOUT = 30.0  # seconds a batch may wait for a leader and its commit
+
+
+class RaftUnavailable(StateError):
+    """The batch was not committed in time (no leader, a minority partition)."""
+
+    code = "UNAVAILABLE"
+
+
+class RaftBackend:
+    name = "raft"
+    durable = True
+
+    def __init__(self, cluster: ClusterConfig) -> None:
+        _check(cluster)
+        data = Path(cluster.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.replica = JobReplica()
+        conf = SyncObjConf(
+            password=cluster.secret or None,
+            bindAddress=cluster.raft_address,
+            appendEntriesPeriod=0.01,
+            autoTickPeriod=0.005,
+            raftMinTimeout=cluster.election_timeout_min,
+            raftMaxTimeout=cluster.election_timeout_max,
+            leaderFallbackTimeout=5.0,
+            journalFile=str(data / "journal"),
+            fullDumpFile=str(data / "dump"),
+            logCompactionMinEntries=100_000,
+            logCompactionSplit=True,
+            dynamicMembershipChange=True,
+        )
+        self.sync_obj = SyncObj(
+            cluster.raft_address, list(cluster.peers), conf=conf, consumers=[self.replica]
+        )
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
+        outcomes: list[Outcome] = await self._replicate(self.replica.commit, list(changes))
+        return outcomes
+
+    async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> SyncResult:
+        result: SyncResult = await self._replicate(self.replica.sync_node, node_id, list(jobs))
+        return result
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        with self.replica.lock:
+            return self.replica.store._jobs.get(job_id)
+
+    async def list(self, query: JobQuery) -> JobPage:
+        with self.replica.lock:
+            return await self.replica.store.list(query)
+
+    async def count(self) -> int:
+        return len(self.replica.records)
+
+    def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
+        """Watchers hear every change applied here, from any node, on the loop's thread."""
+        loop = asyncio.get_running_loop()
+
+        def forward(event: WatchEvent) -> None:
+            loop.call_soon_threadsafe(callback, event)
+
+        return self.replica.store.subscribe(forward, node_id)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.sync_obj.destroy)
+
+    def status(self) -> dict[str, Any]:
+        """pysyncobj's view: leader, term, commit index, last applied, each partner."""
+        return self.sync_obj.getStatus()  # type: ignore[no-any-return]
+
+    async def _replicate(self, method: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        async with self._slots:
+            done: asyncio.Future[Any] = loop.create_future()
+
+            def finished(result: Any, error: int) -> None:
+                loop.call_soon_threadsafe(_settle, done, result, error)
+
+            method(*args, callback=finished)
+            try:
+                return await asyncio.wait_for(done, COMMIT_TIMEOUT)
+            except TimeoutError:
+                raise RaftUnavailable(
+                    f"not committed within {COMMIT_TIMEOUT:.0f}s: no leader reachable "
+                    "(is a majority of the cluster up?)"
+                ) from None
+
+
+def _settle(done: asyncio.Future[Any], result: Any, error: int) -> None:
+    if done.done():
+        return
+    if error == FAIL_REASON.SUCCESS:
+        done.set_result(result)
+    else:  # ambiguous: the entry may still commit; changes are versioned, retries are safe
+        done.set_exception(RaftUnavailable(f"raft: {_REASONS.get(error, error)}; retry"))
+
+
+_REASONS = {
+    FAIL_REASON.QUEUE_FULL: "the commit queue is full",
+    FAIL_REASON.MISSING_LEADER: "no leader",
+    FAIL_REASON.DISCARDED: "the entry was discarded",
+    FAIL_REASON.NOT_LEADER: "this node is not the leader",
+    FAIL_REASON.LEADER_CHANGED: "the leader changed",
+    FAIL_REASON.REQUEST_DENIED: "request denied",
+}
+
+
+def _check(cluster: ClusterConfig) -> None:
+    if not cluster.raft_address:
+        raise ConfigError("cluster.raft_address: required with state.backend raft")
+    addresses = [cluster.raft_address, *cluster.peers]
+    if not cluster.secret and not all(_loopback(a) for a in addresses):
+        raise ConfigError(
+            "cluster.secret: required unless every raft address is loopback "
+            "(pysyncobj accepts pickled messages from anyone who can reach its port)"
+        )
+    if not 0 < cluster.election_timeout_min < cluster.election_timeout_max:
+        raise ConfigError("cluster.election_timeout_min and _max: need 0 < min < max (seconds)")
+
+
+def _loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,52 @@
+"""One node's replica of the job store, kept the same on every node by pysyncobj.
+
+The replicated methods run on every node, in log order, on pysyncobj's thread: each
+applies a whole batch of changes (group commit) under the same compare-and-set rules as
+every other backend (:func:`~joblet_cluster.state._changes.decide`), so a retried batch
+is harmless. Only the records are serialised into snapshots; the indexes and the
+watchers are rebuilt or kept around a snapshot that replaces the state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pysyncobj import SyncObjConsumer, replicated
+
+from joblet_cluster.state._changes import Change, Outcome
+from joblet_cluster.state._record import JobRecord
+from joblet_cluster.state.backends._base import SyncResult
+from joblet_cluster.state.backends._memory import MemoryBackend
+
+
+class JobReplica(SyncObjConsumer):
+    def __init__(self) -> None:
+        # Set before SyncObjConsumer.__init__: not part of the replicated state.
+        self.lock = threading.Lock()  # the loop thread reads while pysyncobj's thread applies
+        self.store = MemoryBackend()
+        super().__init__()
+        # Set after it: serialised into snapshots (plain records only).
+        self.records: dict[str, JobRecord] = self.store._jobs
+
+    @replicated
+    def commit(self, changes: Sequence[Change]) -> list[Outcome]:
+        with self.lock:
+            return self.store.apply_now(changes)
+
+    @replicated
+    def sync_node(self, node_id: str, jobs: Sequence[JobRecord]) -> SyncResult:
+        with self.lock:
+            return self.store.sync_now(node_id, jobs)
+
+    def _deserialize(self, data: dict[str, Any]) -> None:
+        """A snapshot replaces the records: rebuild the indexes, keep the watchers."""
+        with self.lock:
+            fresh = MemoryBackend()
+            fresh._watchers = self.store._watchers
+            fresh._watcher_ids = self.store._watcher_ids
+            for record in data["records"].values():
+                fresh._insert(record)
+            self.store = fresh
+            self.records = fresh._jobs

@@ -1,0 +1,83 @@
+"""``state.backend: raft`` with three real ``joblet state`` processes on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from joblet_cluster.node.dev import free_port
+from joblet_cluster.state import StateClient, now, transition
+from tests.support import start_state, stop, wait_for_socket
+
+
+@pytest.fixture
+def three_replicas(sock_dir: Path) -> Iterator[list[Path]]:
+    ports = [free_port() for _ in range(3)]
+    addresses = [f"127.0.0.1:{port}" for port in ports]
+    sockets, processes = [], []
+    for n, address in enumerate(addresses, start=1):
+        home = sock_dir / f"n{n}"
+        home.mkdir()
+        config = {
+            "server": {"nodeId": f"node-{n}"},
+            "cluster": {
+                "raft_address": address,
+                "peers": [a for a in addresses if a != address],
+                "data_dir": str(home / "raft"),
+                "election_timeout_min": 0.2,
+                "election_timeout_max": 0.5,
+            },
+            "state": {"backend": "raft", "socket": str(home / "state.sock")},
+            "logging": {"level": "WARNING"},
+        }
+        path = home / "joblet-config.yml"
+        path.write_text(yaml.safe_dump(config))
+        processes.append(start_state(path))
+        sockets.append(home / "state.sock")
+    try:
+        for socket, process in zip(sockets, processes, strict=True):
+            wait_for_socket(socket, process)
+        yield sockets
+    finally:
+        for process in processes:
+            stop(process)
+
+
+async def test_a_change_through_one_node_is_on_every_replica_within_a_second(
+    three_replicas: list[Path],
+) -> None:
+    first, second, third = three_replicas
+    async with (
+        StateClient(first, node_id="node-1") as one,
+        StateClient(second) as two,
+        StateClient(third) as three,
+    ):
+        job = {
+            "uuid": "raft-job-1",
+            "nodeId": "node-1",
+            "status": "INITIALIZING",
+            "version": 1,
+            "createdAt": now(),
+            "command": "echo",
+        }
+        assert (await one.create(job)).applied
+        running = transition(job, "RUNNING", pid=42)
+        assert (await one.update(running)).applied
+        committed = time.monotonic()
+        for replica in (two, three):
+            while True:
+                seen = await replica.get("raft-job-1")
+                if seen is not None and seen["version"] == 2:
+                    break
+                assert time.monotonic() - committed < 1.0, f"replica still has {seen}"
+                await asyncio.sleep(0.01)
+            assert (seen["status"], seen["pid"]) == ("RUNNING", 42)
+        listed, _ = await three.list(status="RUNNING")
+        assert [j["uuid"] for j in listed] == ["raft-job-1"]
+        stale = await two.update(running)  # the same change again, through another node
+        assert not stale.applied and stale.version == 2

@@ -2,8 +2,9 @@
 
 Each node is a real ``joblet serve`` process with its own folder under DIR (config, run
 sockets, data, job folders) and free ports; the certificates and an ``rnx-config.yml``
-naming every node are written to DIR. Ctrl-C stops every node, which stops its jobs and
-services in order.
+naming every node are written to DIR. The nodes' state services form one Raft cluster
+(``state.backend: raft``), so every node sees every job. Ctrl-C stops every node, which
+stops its jobs and services in order.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def prepare(directory: Path, count: int) -> list[DevNode]:
     """Write certificates, ``rnx-config.yml`` and one config per node under ``directory``."""
     names = [f"node-{n}" for n in range(1, count + 1)]
     ports = {name: free_port() for name in names}
+    raft = {name: f"127.0.0.1:{free_port()}" for name in names}
     files = generate(
         directory / "certs",
         ["127.0.0.1", "localhost"],
@@ -63,7 +65,12 @@ def prepare(directory: Path, count: int) -> list[DevNode]:
                 "metrics_interval": 1,
                 "monitoring": {"port": 0},
             },
-            "state": {"socket": str(home / "run" / "state.sock")},
+            "cluster": {
+                "raft_address": raft[name],
+                "peers": [address for other, address in raft.items() if other != name],
+                "data_dir": str(home / "raft"),
+            },
+            "state": {"backend": "raft", "socket": str(home / "run" / "state.sock")},
             "persist": {
                 "ipc": {"socket": str(home / "run" / "persist-ipc.sock")},
                 "server": {"grpc_socket": str(home / "run" / "persist-grpc.sock")},

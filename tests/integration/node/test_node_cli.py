@@ -3,6 +3,7 @@ one slot, where waiting jobs start by priority."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,10 +19,11 @@ from tests.integration.node.conftest import make_node
 TERMINAL = {"COMPLETED", "FAILED", "STOPPED", "CANCELED"}
 
 
-def test_joblet_dev_brings_up_nodes_that_rnx_reaches_and_stops_them(tmp_path: Path) -> None:
+def test_joblet_dev_brings_up_one_cluster_that_rnx_reaches_and_stops_it(tmp_path: Path) -> None:
     home = tmp_path / "dev"
+    names = ("node-1", "node-2", "node-3")
     dev = subprocess.Popen(
-        [sys.executable, "-m", "joblet_cluster.node", "dev", "--nodes", "2", "--dir", str(home)],
+        [sys.executable, "-m", "joblet_cluster.node", "dev", "--nodes", "3", "--dir", str(home)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -37,18 +39,31 @@ def test_joblet_dev_brings_up_nodes_that_rnx_reaches_and_stops_them(tmp_path: Pa
             assert time.monotonic() < deadline, "".join(lines)
         assert f"export RNX_CONFIG={home / 'rnx-config.yml'}" in "\n".join(lines)
         env = {**os.environ, "RNX_CONFIG": str(home / "rnx-config.yml")}
-        for name in ("node-1", "node-2"):
-            ran = subprocess.run(
-                [sys.executable, "-m", "joblet_cluster.rnx", "--node", name, "job", "run",
-                 "--follow", "echo", f"hello from {name}"],
+
+        def rnx(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "joblet_cluster.rnx", *args],
                 capture_output=True, text=True, env=env, timeout=60, check=False,
             )  # fmt: skip
+
+        for name in names:
+            ran = rnx("--node", name, "job", "run", "--follow", "echo", f"hello from {name}")
             assert ran.returncode == 0, ran.stderr
             assert f"hello from {name}" in ran.stdout
+        # one Raft-replicated store: every node lists every node's jobs, at the same version
+        views = []
+        for name in names:
+            listed = rnx("--node", name, "--json", "job", "list")
+            assert listed.returncode == 0, listed.stderr
+            views.append(
+                sorted((j["uuid"], j["node_id"], j["status"]) for j in json.loads(listed.stdout))
+            )
+        assert views[0] == views[1] == views[2]
+        assert sorted(node for _, node, _ in views[0]) == list(names)
     finally:
         dev.send_signal(signal.SIGINT)
         assert dev.wait(60) == 0
-    for name in ("node-1", "node-2"):  # every node stopped its services: no socket left
+    for name in names:  # every node stopped its services: no socket left
         assert not (home / name / "run" / "state.sock").exists()
 
 

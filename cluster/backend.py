@@ -27,7 +27,14 @@ from joblet_cluster.common.errors import ConfigError, StateError
 from joblet_cluster.state._changes import Change, Outcome
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state._record import JobRecord
-from joblet_cluster.state.backends._base import JobPage, SyncResult, WatchCallback, WatchEvent
+from joblet_cluster.state.backends._base import (
+    JobPage,
+    NodeEntry,
+    NodeList,
+    SyncResult,
+    WatchCallback,
+    WatchEvent,
+)
 
 log = logging.getLogger("joblet.cluster")
 
@@ -88,6 +95,31 @@ class RaftBackend:
     async def count(self) -> int:
         return len(self.replica.records)
 
+    async def register_node(self, node: NodeEntry) -> None:
+        await self._replicate(self.replica.register_node, node)
+
+    async def nodes(self) -> NodeList:
+        with self.replica.lock:
+            return await self.replica.store.nodes()
+
+    def cluster_status(self) -> dict[str, Any] | None:
+        """Leader, term, commit and applied index, and each peer's connection."""
+        status = self.sync_obj.getStatus()
+        leader = status.get("leader")
+        return {
+            "self": str(status.get("self")),
+            "leader": str(leader) if leader is not None else None,
+            "role": {0: "follower", 1: "candidate", 2: "leader"}.get(status.get("state"), "?"),
+            "term": status.get("raft_term"),
+            "commitIndex": status.get("commit_idx"),
+            "lastApplied": status.get("last_applied"),
+            "peers": {
+                key[len("partner_node_status_server_") :]: "connected" if value == 2 else "down"
+                for key, value in status.items()
+                if key.startswith("partner_node_status_server_")
+            },
+        }
+
     def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
         """Watchers hear every change applied here, from any node, on the loop's thread."""
         loop = asyncio.get_running_loop()
@@ -99,10 +131,6 @@ class RaftBackend:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.sync_obj.destroy)
-
-    def status(self) -> dict[str, Any]:
-        """pysyncobj's view: leader, term, commit index, last applied, each partner."""
-        return self.sync_obj.getStatus()  # type: ignore[no-any-return]
 
     async def _replicate(self, method: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ class JobReplica(SyncObjConsumer):
         super().__init__()
         # Set after it: serialised into snapshots (plain records only).
         self.records: dict[str, JobRecord] = self.store._jobs
+        self.registry: dict[str, dict[str, Any]] = self.store.registry
 
     @replicated
     def commit(self, changes: Sequence[Change]) -> list[Outcome]:
@@ -40,6 +41,13 @@ class JobReplica(SyncObjConsumer):
         with self.lock:
             return self.store.sync_now(node_id, jobs)
 
+    @replicated
+    def register_node(self, node: dict[str, Any]) -> None:
+        """The node's entry as it sent it; its heartbeat time is an argument, stamped by
+        the state service that took the call, never read here."""
+        with self.lock:
+            self.registry[node["nodeId"]] = node
+
     def _deserialize(self, data: dict[str, Any]) -> None:
         """A snapshot replaces the records: rebuild the indexes, keep the watchers."""
         with self.lock:
@@ -48,5 +56,7 @@ class JobReplica(SyncObjConsumer):
             fresh._watcher_ids = self.store._watcher_ids
             for record in data["records"].values():
                 fresh._insert(record)
+            fresh.registry = data.get("registry", {})
             self.store = fresh
             self.records = fresh._jobs
+            self.registry = fresh.registry

@@ -33,10 +33,12 @@ _PEER_CERT_KEY = "x509_pem_cert"
 
 
 class Role(StrEnum):
-    """What a caller may do: ``admin`` everything, ``viewer`` only reads."""
+    """What a caller may do: ``admin`` everything, ``viewer`` only reads; ``node`` is
+    another node of the cluster forwarding a user's call, with an admin's rights."""
 
     ADMIN = "admin"
     VIEWER = "viewer"
+    NODE = "node"
 
 
 class _HasAuthContext(Protocol):

@@ -24,6 +24,7 @@ from joblet_cluster.common.tls import Role, peer_role
 from joblet_cluster.common.version import VERSION
 from joblet_cluster.node.executor import write_uploads
 from joblet_cluster.node.jobs import JobManager
+from joblet_cluster.node.peers import NodeDown, Peers
 from joblet_cluster.node.records import job_message, new_record, status_message
 from joblet_cluster.node.system import system_status
 from joblet_cluster.persist import LogBlock
@@ -33,6 +34,7 @@ from joblet_cluster.proto import persist_pb2 as ppb
 from joblet_cluster.state import JobRecord, JobStatus, StateClient, is_terminal
 
 log = logging.getLogger("joblet.node.api")
+FORWARD_TIMEOUT = 60.0  # seconds for a forwarded call (a stop waits for the job's grace)
 T = TypeVar("T")
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
@@ -51,7 +53,7 @@ class Access:
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, "the client certificate names no role (OU)"
             )
-        if role == Role.ADMIN and held != Role.ADMIN:
+        if role == Role.ADMIN and held not in (Role.ADMIN, Role.NODE):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, f"role {held} may only read; this needs admin"
             )
@@ -67,8 +69,10 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
         jobs_dir: Path,
         access: Access,
         metrics_interval: float,
+        peers: Peers,
     ) -> None:
         self.node_id = node_id
+        self.peers = peers
         self.jobs = jobs
         self.state = state
         self.persist_query = persist_query
@@ -104,6 +108,9 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
     async def StopJob(self, request: pb.StopJobRequest, context: Context) -> pb.StopJobResponse:
         await self.access.require(context, Role.ADMIN)
         record = await self._find(request.uuid, context)
+        if (owner := await self._owner(record, context)) is not None:
+            forwarded = pb.StopJobRequest(uuid=record["uuid"])
+            return await _relay(context, owner.StopJob(forwarded, timeout=FORWARD_TIMEOUT))
         if not is_terminal(record["status"]):
             record = await _answer(context, self.jobs.stop(record["uuid"]))
         return pb.StopJobResponse(
@@ -118,6 +125,9 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
     ) -> pb.CancelJobResponse:
         await self.access.require(context, Role.ADMIN)
         record = await self._find(request.uuid, context)
+        if (owner := await self._owner(record, context)) is not None:
+            forwarded = pb.CancelJobRequest(uuid=record["uuid"])
+            return await _relay(context, owner.CancelJob(forwarded, timeout=FORWARD_TIMEOUT))
         if record["status"] != JobStatus.SCHEDULED:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
@@ -131,6 +141,9 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
     ) -> pb.DeleteJobResponse:
         await self.access.require(context, Role.ADMIN)
         record = await self._find(request.uuid, context)
+        if (owner := await self._owner(record, context)) is not None:
+            forwarded = pb.DeleteJobRequest(uuid=record["uuid"])
+            return await _relay(context, owner.DeleteJob(forwarded, timeout=FORWARD_TIMEOUT))
         if not is_terminal(record["status"]):
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
@@ -167,6 +180,13 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
         record = await self._find(request.uuid, context)
         if request.stream not in (0, 1, 2):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "stream must be 0, 1 or 2")
+        if (owner := await self._owner(record, context)) is not None:
+            forwarded = pb.GetJobLogsRequest()
+            forwarded.CopyFrom(request)
+            forwarded.uuid = record["uuid"]
+            async for chunk in _relay_stream(context, owner.GetJobLogs(forwarded)):
+                yield chunk
+            return
         query = ppb.LogQuery(
             job_id=record["uuid"],
             stream=request.stream,  # type: ignore[arg-type]
@@ -187,6 +207,13 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
     ) -> AsyncIterator[pb.JobMetricsEvent]:
         await self.access.require(context, Role.VIEWER)
         record = await self._find(request.job_uuid, context)
+        if (owner := await self._owner(record, context)) is not None:
+            forwarded = pb.GetJobMetricsRequest()
+            forwarded.CopyFrom(request)
+            forwarded.job_uuid = record["uuid"]
+            async for event in _relay_stream(context, owner.GetJobMetrics(forwarded)):
+                yield event
+            return
         query = ppb.MetricQuery(
             job_id=record["uuid"],
             start_time=request.start_time,
@@ -203,6 +230,11 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
         """Stored samples, then new ones as they are stored, until the job ends."""
         await self.access.require(context, Role.VIEWER)
         record = await self._find(request.job_uuid, context)
+        if (owner := await self._owner(record, context)) is not None:
+            forwarded = pb.StreamJobMetricsRequest(job_uuid=record["uuid"])
+            async for event in _relay_stream(context, owner.StreamJobMetrics(forwarded)):
+                yield event
+            return
         last = 0
         while True:
             query = ppb.MetricQuery(job_id=record["uuid"])
@@ -234,6 +266,17 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
             f"job id prefix {job_id} is ambiguous: {len(matches)} jobs start with it",
         )
         raise AssertionError("abort() raises")
+
+    async def _owner(
+        self, record: JobRecord, context: Context
+    ) -> joblet_pb2_grpc.JobServiceStub | None:
+        """The owning node's API when the job is another node's (None: it is ours)."""
+        if record["nodeId"] == self.node_id:
+            return None
+        try:
+            return await self.peers.jobs(record["nodeId"])
+        except NodeDown as exc:
+            await _abort(context, grpc.StatusCode.UNAVAILABLE, exc)
 
     async def _delete(self, record: JobRecord, context: Context) -> None:
         await _answer(context, self.jobs.delete(record))
@@ -273,6 +316,29 @@ async def _answer(context: Context, call: Awaitable[T]) -> T:
 async def _abort(context: Context, code: grpc.StatusCode, exc: Exception) -> NoReturn:
     await context.abort(code, str(exc))
     raise AssertionError("abort() raises")
+
+
+async def _relay(context: Context, call: Awaitable[T]) -> T:
+    """The owner's answer, or its error as ours (UNAVAILABLE naming it when unreachable)."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        await context.abort(exc.code(), _from_owner(exc))
+        raise AssertionError("abort() raises") from None
+
+
+async def _relay_stream(context: Context, call: AsyncIterator[T]) -> AsyncIterator[T]:
+    try:
+        async for item in call:
+            yield item
+    except grpc.aio.AioRpcError as exc:
+        await context.abort(exc.code(), _from_owner(exc))
+
+
+def _from_owner(exc: grpc.aio.AioRpcError) -> str:
+    if exc.code() == grpc.StatusCode.UNAVAILABLE:
+        return f"the node that owns the job is unreachable: {exc.details()}"
+    return exc.details() or exc.code().name
 
 
 def _metric_event(sample: ppb.Metric) -> pb.JobMetricsEvent:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from pathlib import Path
 
 import grpc
@@ -25,14 +26,20 @@ from prometheus_client import (
 )
 
 from joblet_cluster.common.aio import stop_on_signals
-from joblet_cluster.common.config import Config
+from joblet_cluster.common.config import Config, ServerConfig
 from joblet_cluster.common.errors import ConfigError
 from joblet_cluster.common.http import HTTPEndpoint
-from joblet_cluster.common.tls import server_credentials_from_config
+from joblet_cluster.common.tls import (
+    channel_credentials,
+    read_pem,
+    server_credentials_from_config,
+)
+from joblet_cluster.common.version import VERSION
 from joblet_cluster.node.api import Access, JobService, MonitoringService
 from joblet_cluster.node.executor import Executor
 from joblet_cluster.node.jobs import JobManager
 from joblet_cluster.node.limits import Cgroups
+from joblet_cluster.node.peers import HEARTBEAT_EVERY, Peers
 from joblet_cluster.node.supervisor import Child
 from joblet_cluster.persist import PersistClient
 from joblet_cluster.proto import joblet_pb2_grpc, persist_pb2_grpc
@@ -103,6 +110,8 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
                 "reconciled: %d jobs FAILED (the node had stopped), %d queued again", failed, queued
             )
         access = Access(insecure)
+        peers = Peers(state, None if insecure else _peer_credentials(config))
+        heartbeat = asyncio.create_task(_heartbeat(state, jobs, _advertised(server_config)))
         jobs_dir = Path(server_config.jobs_dir)
         await asyncio.to_thread(jobs_dir.mkdir, parents=True, exist_ok=True)
         server = grpc.aio.server(
@@ -120,6 +129,7 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
                 jobs_dir,
                 access,
                 server_config.metrics_interval,
+                peers,
             ),
             server,
         )
@@ -145,7 +155,9 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         await stop.wait()
         log.info("stopping: no new calls; stopping running jobs")
         await server.stop(5)
+        heartbeat.cancel()
         await jobs.close()
+        await peers.close()
         if endpoint is not None:
             await endpoint.close()
         await state.flush(10)
@@ -159,6 +171,41 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         for child in children:
             await child.stop()
         log.info("node stopped")
+
+
+async def _heartbeat(state: StateClient, jobs: JobManager, address: str) -> None:
+    """This node in the registry, every few seconds: where its API is, that it lives."""
+    while True:
+        entry = {
+            "nodeId": jobs.node_id,
+            "address": address,
+            "version": VERSION,
+            "runningJobs": jobs.counts().get("RUNNING", 0),
+        }
+        try:
+            await state.register(entry)
+        except Exception as exc:  # a minority partition, a restarting service: try again
+            log.warning("could not renew this node's registration: %s", exc)
+        await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+def _advertised(server: ServerConfig) -> str:
+    """The API address other nodes use: the bind address, or this host's name when it
+    binds every interface."""
+    host = server.address
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = socket.getfqdn()
+    return f"{host}:{server.port}"
+
+
+def _peer_credentials(config: Config) -> grpc.ChannelCredentials:
+    """A node calls other nodes with its own certificate (OU ``node``)."""
+    security = config.security
+    return channel_credentials(
+        read_pem(security.ca_cert, "security.caCert"),
+        read_pem(security.server_cert, "security.serverCert"),
+        read_pem(security.server_key, "security.serverKey"),
+    )
 
 
 def _describe(cgroups: Cgroups | None) -> str:

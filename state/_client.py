@@ -234,6 +234,16 @@ class StateClient(ServiceClient):
     async def ping(self) -> dict[str, Any]:
         return await self._request({"op": "ping"})
 
+    async def register(self, node: dict[str, Any]) -> None:
+        """This node's registry entry (``nodeId``, ``address``, ``version``,
+        ``runningJobs``); the service stamps the heartbeat."""
+        await self._request({"op": "register", "node": node})
+
+    async def nodes(self) -> dict[str, Any]:
+        """``{"nodes": [...], "cluster": {...} or None}``: the registry and the
+        replication's view from this node."""
+        return await self._request({"op": "nodes"})
+
     async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> dict[str, Any]:
         """Make ``node_id``'s jobs in the store exactly ``jobs``; sent in parts when large."""
         futures = [self._enqueue(m, "sync") for m in _sync_messages(node_id, jobs)]

@@ -43,6 +43,7 @@ class Request:
     sync_id: str | None = None  # sync sent in several parts
     more: bool = False  # sync: more parts follow
     watch_id: Any = None  # unwatch
+    node: dict[str, Any] | None = None  # register
 
 
 # The wire shapes, decoded and checked in one pass (C code in msgspec): ``op`` picks the
@@ -92,8 +93,35 @@ class _Unwatch(_Message, tag="unwatch"):
     watch_id: int | str
 
 
+class _NodeInfo(msgspec.Struct, rename="camel"):
+    """What a node says of itself in the registry (the service stamps the heartbeat)."""
+
+    node_id: SafeId
+    address: str
+    version: str = ""
+    running_jobs: int = 0
+
+
+class _Register(_Message, tag="register"):
+    node: _NodeInfo
+
+
+class _Nodes(_Message, tag="nodes"):
+    pass
+
+
 _DECODER = msgspec.json.Decoder(
-    _Create | _Update | _Delete | _Get | _List | _Sync | _Ping | _Watch | _Unwatch
+    _Create
+    | _Update
+    | _Delete
+    | _Get
+    | _List
+    | _Sync
+    | _Ping
+    | _Watch
+    | _Unwatch
+    | _Register
+    | _Nodes
 )
 
 
@@ -126,6 +154,11 @@ def parse_request(line: bytes) -> Request:
             return Request("watch", message.request_id, node_id=message.node_id)
         if kind is _Unwatch:
             return Request("unwatch", message.request_id, watch_id=message.watch_id)
+        if kind is _Register:
+            node = msgspec.to_builtins(message.node)
+            return Request("register", message.request_id, node=node)
+        if kind is _Nodes:
+            return Request("nodes", message.request_id)
         return Request("ping", message.request_id)
     except InvalidInput as exc:
         raise ProtocolError(exc.code, str(exc), message.request_id) from None

@@ -31,6 +31,7 @@ from joblet_cluster.state._protocol import (
     error_response,
     parse_request,
 )
+from joblet_cluster.state._record import now
 from joblet_cluster.state.backends import StateBackend, WatchEvent
 
 log = logging.getLogger("joblet.state.server")
@@ -385,6 +386,20 @@ class _Connection(asyncio.Protocol):
                 return encode({"requestId": rid, "success": True, **self.server.ping_info(count)})
             if request.op == "sync":
                 return await self._sync(request)
+            if request.op == "register":
+                node = {**(request.node or {}), "heartbeat": now()}
+                await self.backend.register_node(node)
+                return encode({"requestId": rid, "success": True})
+            if request.op == "nodes":
+                nodes = await self.backend.nodes()
+                return encode(
+                    {
+                        "requestId": rid,
+                        "success": True,
+                        "nodes": nodes,
+                        "cluster": self.backend.cluster_status(),
+                    }
+                )
             if request.op == "unwatch":
                 unsubscribe = self.watches.pop(request.watch_id, None)
                 if unsubscribe is None:

@@ -13,6 +13,9 @@ from joblet_cluster.state._record import JobRecord
 #: ``{"type": "put"|"delete", "job": record, "revision": n}``: one committed change.
 WatchEvent = dict[str, Any]
 WatchCallback = Callable[[WatchEvent], None]
+#: ``{"nodeId", "address", "version", "runningJobs", "heartbeat"}``: one registered node.
+NodeEntry = dict[str, Any]
+NodeList = list[NodeEntry]  # an alias: inside the backends, ``list`` names a method
 
 
 @dataclass(slots=True)
@@ -52,6 +55,15 @@ class StateBackend(Protocol):
         """
 
     async def count(self) -> int: ...
+
+    async def register_node(self, node: NodeEntry) -> None:
+        """Record a node in the registry (its id, API address, version, heartbeat)."""
+
+    async def nodes(self) -> NodeList:
+        """Every registered node, as last registered."""
+
+    def cluster_status(self) -> dict[str, Any] | None:
+        """The replication's view (leader, term, commit index, peers); None without one."""
 
     def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
         """Call ``callback`` for every committed change; returns the unsubscribe function."""

@@ -17,7 +17,14 @@ from sortedcontainers import SortedList
 from joblet_cluster.state._changes import Change, Outcome, decide
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state._record import JobRecord
-from joblet_cluster.state.backends._base import JobPage, SyncResult, WatchCallback, WatchEvent
+from joblet_cluster.state.backends._base import (
+    JobPage,
+    NodeEntry,
+    NodeList,
+    SyncResult,
+    WatchCallback,
+    WatchEvent,
+)
 
 log = logging.getLogger("joblet.state.memory")
 
@@ -39,6 +46,7 @@ class MemoryBackend:
         self._watchers: dict[int, tuple[WatchCallback, str | None]] = {}
         self._watcher_ids = itertools.count()
         self._revision = 0
+        self.registry: dict[str, NodeEntry] = {}
 
     async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
         return self.apply_now(changes)
@@ -131,6 +139,15 @@ class MemoryBackend:
 
     async def count(self) -> int:
         return len(self._jobs)
+
+    async def register_node(self, node: NodeEntry) -> None:
+        self.registry[node["nodeId"]] = node
+
+    async def nodes(self) -> NodeList:
+        return sorted(self.registry.values(), key=lambda node: node["nodeId"])
+
+    def cluster_status(self) -> NodeEntry | None:
+        return None
 
     def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
         watcher = next(self._watcher_ids)

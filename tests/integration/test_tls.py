@@ -99,8 +99,8 @@ async def test_the_viewer_is_viewer(files: CertFiles, port: int) -> None:
     assert await call(port, client(files, files.viewer_cert, files.viewer_key)) == b"viewer"
 
 
-async def test_a_node_calling_a_node_is_let_in_without_a_role(files: CertFiles, port: int) -> None:
-    assert await call(port, client(files, files.server_cert, files.server_key)) == b""
+async def test_a_node_calling_a_node_has_the_node_role(files: CertFiles, port: int) -> None:
+    assert await call(port, client(files, files.server_cert, files.server_key)) == b"node"
 
 
 async def test_a_client_without_a_certificate_is_refused(files: CertFiles, port: int) -> None:

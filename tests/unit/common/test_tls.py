@@ -102,7 +102,7 @@ def test_channel_options_override_the_target_name() -> None:
 
 @pytest.mark.parametrize(
     ("cert", "role"),
-    [("admin_cert", Role.ADMIN), ("viewer_cert", Role.VIEWER), ("server_cert", None)],
+    [("admin_cert", Role.ADMIN), ("viewer_cert", Role.VIEWER), ("server_cert", Role.NODE)],
 )
 def test_peer_role_reads_the_ou(files: CertFiles, cert: str, role: Role | None) -> None:
     pem = getattr(files, cert).read_bytes()
@@ -122,4 +122,4 @@ def test_peer_role_of_an_unparsable_certificate_is_none() -> None:
 
 
 def test_roles_are_their_strings() -> None:
-    assert [str(r) for r in Role] == ["admin", "viewer"]
+    assert [str(r) for r in Role] == ["admin", "viewer", "node"]

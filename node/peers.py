@@ -1,0 +1,63 @@
+"""Calls on another node's jobs go to that node: the registry in the replicated store
+says where it is and whether it is alive.
+
+Nodes call each other over the same mTLS as users, presenting the node's own server
+certificate (OU ``node``, which the API treats as admin). A node whose heartbeat is
+older than ``DOWN_AFTER`` is down: the caller gets an error naming it, at once, rather
+than a timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import grpc
+
+from joblet_cluster.common.tls import channel_options
+from joblet_cluster.proto import joblet_pb2_grpc
+from joblet_cluster.state import StateClient
+
+HEARTBEAT_EVERY = 2.0  # seconds between a node's registrations
+DOWN_AFTER = 10.0  # seconds without a heartbeat after which a node counts as down
+
+
+class NodeDown(Exception):
+    """The node that owns a job cannot be reached; the message names it."""
+
+
+class Peers:
+    def __init__(self, state: StateClient, credentials: grpc.ChannelCredentials | None) -> None:
+        self.state = state
+        self.credentials = credentials  # None: the cluster runs --insecure
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    async def jobs(self, node_id: str) -> joblet_pb2_grpc.JobServiceStub:
+        """A stub for ``node_id``'s API; :class:`NodeDown` when it is not alive."""
+        registry = (await self.state.nodes())["nodes"]
+        entry = next((node for node in registry if node["nodeId"] == node_id), None)
+        if entry is None:
+            raise NodeDown(f"node {node_id} owns the job but has never registered")
+        heard = datetime.fromisoformat(entry["heartbeat"].replace("Z", "+00:00")).timestamp()
+        silent = time.time() - heard
+        if silent > DOWN_AFTER:
+            raise NodeDown(
+                f"node {node_id} ({entry['address']}) owns the job and is down: "
+                f"no heartbeat for {silent:.0f}s"
+            )
+        return joblet_pb2_grpc.JobServiceStub(self._channel(entry["address"]))
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        channel = self._channels.get(address)
+        if channel is None:
+            if self.credentials is None:
+                channel = grpc.aio.insecure_channel(address)
+            else:
+                channel = grpc.aio.secure_channel(address, self.credentials, channel_options())
+            self._channels[address] = channel
+        return channel
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()

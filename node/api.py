@@ -82,6 +82,18 @@ class JobService(joblet_pb2_grpc.JobServiceServicer):
 
     async def RunJob(self, request: pb.RunJobRequest, context: Context) -> pb.RunJobResponse:
         await self.access.require(context, Role.ADMIN)
+        target = request.node
+        if target == "any":
+            target = await self.peers.least_loaded(prefer=self.node_id)
+        if target and target != self.node_id:
+            forwarded = pb.RunJobRequest()
+            forwarded.CopyFrom(request)
+            forwarded.node = target
+            try:
+                owner = await self.peers.jobs(target)
+            except NodeDown as exc:
+                await _abort(context, grpc.StatusCode.UNAVAILABLE, exc)
+            return await _relay(context, owner.RunJob(forwarded, timeout=FORWARD_TIMEOUT))
         job_id = str(uuid.uuid4())
         own = not request.work_dir
         work_dir = self.jobs_dir / job_id if own else Path(request.work_dir)

@@ -176,17 +176,21 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
 async def _heartbeat(state: StateClient, jobs: JobManager, address: str) -> None:
     """This node in the registry, every few seconds: where its API is, that it lives."""
     while True:
-        entry = {
-            "nodeId": jobs.node_id,
-            "address": address,
-            "version": VERSION,
-            "runningJobs": jobs.counts().get("RUNNING", 0),
-        }
-        try:
-            await state.register(entry)
-        except Exception as exc:  # a minority partition, a restarting service: try again
-            log.warning("could not renew this node's registration: %s", exc)
+        await _register(state, jobs, address)
         await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+async def _register(state: StateClient, jobs: JobManager, address: str) -> None:
+    entry = {
+        "nodeId": jobs.node_id,
+        "address": address,
+        "version": VERSION,
+        "runningJobs": jobs.counts().get("RUNNING", 0),
+    }
+    try:
+        await state.register(entry)
+    except Exception as exc:  # a minority partition, a restarting service: try again
+        log.warning("could not renew this node's registration: %s", exc)
 
 
 def _advertised(server: ServerConfig) -> str:

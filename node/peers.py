@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Any
 
 import grpc
 
@@ -37,15 +38,22 @@ class Peers:
         registry = (await self.state.nodes())["nodes"]
         entry = next((node for node in registry if node["nodeId"] == node_id), None)
         if entry is None:
-            raise NodeDown(f"node {node_id} owns the job but has never registered")
-        heard = datetime.fromisoformat(entry["heartbeat"].replace("Z", "+00:00")).timestamp()
-        silent = time.time() - heard
+            raise NodeDown(f"node {node_id} has never registered with the cluster")
+        silent = _silence(entry)
         if silent > DOWN_AFTER:
             raise NodeDown(
-                f"node {node_id} ({entry['address']}) owns the job and is down: "
-                f"no heartbeat for {silent:.0f}s"
+                f"node {node_id} ({entry['address']}) is down: no heartbeat for {silent:.0f}s"
             )
         return joblet_pb2_grpc.JobServiceStub(self._channel(entry["address"]))
+
+    async def least_loaded(self, prefer: str) -> str:
+        """The up node running the fewest jobs (``prefer`` on a tie, then by id)."""
+        registry = (await self.state.nodes())["nodes"]
+        up = [node for node in registry if _silence(node) <= DOWN_AFTER]
+        if not up:
+            return prefer
+        best = min(up, key=lambda n: (n.get("runningJobs", 0), n["nodeId"] != prefer, n["nodeId"]))
+        return str(best["nodeId"])
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         channel = self._channels.get(address)
@@ -61,3 +69,9 @@ class Peers:
         for channel in self._channels.values():
             await channel.close()
         self._channels.clear()
+
+
+def _silence(entry: dict[str, Any]) -> float:
+    """Seconds since the node's last heartbeat."""
+    heard = datetime.fromisoformat(entry["heartbeat"].replace("Z", "+00:00")).timestamp()
+    return time.time() - heard

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RunJobRequest(_message.Message):
-    __slots__ = ("command", "args", "max_cpu", "cpu_cores", "max_memory", "max_io_bps", "uploads", "schedule", "network", "volumes", "runtime", "work_dir", "environment", "secret_environment", "gpu_count", "gpu_memory_mb", "timeout", "max_retries", "retry_delay", "priority")
+    __slots__ = ("command", "args", "max_cpu", "cpu_cores", "max_memory", "max_io_bps", "uploads", "schedule", "network", "volumes", "runtime", "work_dir", "environment", "secret_environment", "gpu_count", "gpu_memory_mb", "timeout", "max_retries", "retry_delay", "priority", "node")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class RunJobRequest(_message.Message):
     MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
     RETRY_DELAY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     command: str
     args: _containers.RepeatedScalarFieldContainer[str]
     max_cpu: int
@@ -62,7 +63,8 @@ class RunJobRequest(_message.Message):
     max_retries: int
     retry_delay: str
     priority: int
-    def __init__(self, command: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., max_cpu: _Optional[int] = ..., cpu_cores: _Optional[str] = ..., max_memory: _Optional[int] = ..., max_io_bps: _Optional[int] = ..., uploads: _Optional[_Iterable[_Union[FileUpload, _Mapping]]] = ..., schedule: _Optional[str] = ..., network: _Optional[str] = ..., volumes: _Optional[_Iterable[str]] = ..., runtime: _Optional[str] = ..., work_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., secret_environment: _Optional[_Mapping[str, str]] = ..., gpu_count: _Optional[int] = ..., gpu_memory_mb: _Optional[int] = ..., timeout: _Optional[str] = ..., max_retries: _Optional[int] = ..., retry_delay: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+    node: str
+    def __init__(self, command: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., max_cpu: _Optional[int] = ..., cpu_cores: _Optional[str] = ..., max_memory: _Optional[int] = ..., max_io_bps: _Optional[int] = ..., uploads: _Optional[_Iterable[_Union[FileUpload, _Mapping]]] = ..., schedule: _Optional[str] = ..., network: _Optional[str] = ..., volumes: _Optional[_Iterable[str]] = ..., runtime: _Optional[str] = ..., work_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., secret_environment: _Optional[_Mapping[str, str]] = ..., gpu_count: _Optional[int] = ..., gpu_memory_mb: _Optional[int] = ..., timeout: _Optional[str] = ..., max_retries: _Optional[int] = ..., retry_delay: _Optional[str] = ..., priority: _Optional[int] = ..., node: _Optional[str] = ...) -> None: ...
 
 class FileUpload(_message.Message):
     __slots__ = ("path", "content", "mode", "is_directory")

@@ -154,6 +154,15 @@ def run(
             help="Higher starts first among waiting jobs.",
         ),
     ] = 0,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            metavar="NODE",
+            help="The node to run it on (a node id), or 'any' for the least-loaded node "
+            "that is up. Default: the node rnx talks to.",
+        ),
+    ] = None,
     follow: Annotated[
         bool,
         typer.Option(
@@ -186,6 +195,7 @@ def run(
         max_retries=retries,
         retry_delay=option_value("--retry-delay", _go_duration, retry_delay) if retry_delay else "",
         priority=priority,
+        node=on or "",
     )
     with session.connect() as connection:
         with waiting("starting the job"):

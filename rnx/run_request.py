@@ -94,6 +94,7 @@ def build_run_request(
     max_retries: int = 0,
     retry_delay: str = "",
     priority: int = 0,
+    node: str = "",
 ) -> joblet_pb2.RunJobRequest:
     """The request for ``command args...``; empty values are the API's "not set".
 
@@ -112,4 +113,5 @@ def build_run_request(
         max_retries=max_retries,
         retry_delay=retry_delay,
         priority=priority,
+        node=node,
     )

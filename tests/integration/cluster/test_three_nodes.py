@@ -3,6 +3,8 @@ a job go to the node that owns it."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +12,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from joblet_cluster.node.dev import prepare
+from joblet_cluster.node.dev import prepare, wait_ready
 from joblet_cluster.proto import joblet_pb2 as pb
+from joblet_cluster.state import StateClient
 from tests.integration.node.conftest import Node
 
 TERMINAL = {"COMPLETED", "FAILED", "STOPPED", "CANCELED"}
@@ -20,14 +23,27 @@ TERMINAL = {"COMPLETED", "FAILED", "STOPPED", "CANCELED"}
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[Node]]:
     nodes = [Node(tmp_path, spec) for spec in prepare(tmp_path, 3)]
-    for node in nodes:
-        node.start()
+    for node in nodes:  # all at once: a node's store needs a majority to commit anything
+        node.start(wait=False)
     try:
+        wait_ready([n.spec for n in nodes], [n.process for n in nodes])  # type: ignore[misc]
+        asyncio.run(_all_registered(nodes[0], len(nodes)))
         yield nodes
-    finally:
-        for node in nodes:
-            if node.process is not None and node.process.poll() is None:
-                node.stop()
+    finally:  # all at once too, so each can still commit its jobs' last changes
+        running = [n.process for n in nodes if n.process is not None and n.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait(60)
+
+
+async def _all_registered(node: Node, count: int) -> None:
+    """Until every node's registration has reached ``node``'s replica."""
+    async with StateClient(node.config["state"]["socket"]) as state:
+        deadline = time.monotonic() + 30
+        while len((await state.nodes())["nodes"]) < count:
+            assert time.monotonic() < deadline, await state.nodes()
+            await asyncio.sleep(0.05)
 
 
 def test_any_node_sees_a_job_and_can_follow_and_stop_another_nodes_job(
@@ -71,3 +87,28 @@ def test_a_call_on_a_down_nodes_job_says_which_node_is_down(cluster: list[Node])
     assert "node-2" in failed.value.details()
     status = one.jobs().GetJobStatus(pb.GetJobStatusRequest(uuid=job.job_uuid), timeout=10)
     assert status.status == "COMPLETED"  # reads still answer from the local replica
+
+
+def test_run_on_a_chosen_node_or_the_least_loaded_one(cluster: list[Node]) -> None:
+    one, _, three = cluster
+    on_three = one.jobs().RunJob(pb.RunJobRequest(command="true", node="node-3"), timeout=30)
+    assert three.wait_status(on_three.job_uuid, TERMINAL).node_id == "node-3"
+    busy = [
+        one.jobs().RunJob(pb.RunJobRequest(command="sleep", args=["30"]), timeout=30).job_uuid
+        for _ in range(2)
+    ]
+    for job_id in busy:
+        one.wait_status(job_id, {"RUNNING"})
+    deadline = time.monotonic() + 10
+    while True:  # once node-1's heartbeat reports its two running jobs
+        anywhere = one.jobs().RunJob(pb.RunJobRequest(command="true", node="any"), timeout=30)
+        placed = one.wait_status(anywhere.job_uuid, TERMINAL).node_id
+        if placed != "node-1":
+            break
+        assert time.monotonic() < deadline, "'any' kept choosing the busy node"
+    for job_id in busy:
+        one.jobs().StopJob(pb.StopJobRequest(uuid=job_id), timeout=60)
+    with pytest.raises(grpc.RpcError) as failed:
+        one.jobs().RunJob(pb.RunJobRequest(command="true", node="node-9"), timeout=30)
+    assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "node-9" in failed.value.details()

@@ -42,14 +42,15 @@ class Node:
     def config(self) -> dict:
         return yaml.safe_load(self.spec.config.read_text())
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
         log = (self.spec.config.parent / "node.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "joblet_cluster.node", "serve", "-c", str(self.spec.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_ready([self.spec], [self.process])
+        if wait:
+            wait_ready([self.spec], [self.process])
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
@@ -71,14 +72,23 @@ class Node:
     def wait_status(
         self, job_id: str, statuses: set[str], timeout: float = 30.0
     ) -> pb.GetJobStatusResponse:
+        """Until the job has one of ``statuses`` here; a job created through another node
+        may reach this node's replica a moment later, so NOT_FOUND is waited out too."""
         stub = self.jobs()
         deadline = time.monotonic() + timeout
         while True:
-            status = stub.GetJobStatus(pb.GetJobStatusRequest(uuid=job_id), timeout=5)
-            if status.status in statuses:
-                return status
+            try:
+                status = stub.GetJobStatus(pb.GetJobStatusRequest(uuid=job_id), timeout=5)
+                now = status.status
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                now = "not here yet"
+            else:
+                if now in statuses:
+                    return status
             if time.monotonic() > deadline:
-                raise AssertionError(f"job {job_id} is {status.status}, not {statuses}")
+                raise AssertionError(f"job {job_id} is {now}, not {statuses}")
             time.sleep(0.05)
 
     def log_text(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -19,17 +20,19 @@ from typing import Any, NoReturn, TypeAlias, TypeVar
 
 import grpc
 
+from joblet_cluster.common.durations import parse_rfc3339
 from joblet_cluster.common.errors import InvalidInput, JobletError
 from joblet_cluster.common.tls import Role, peer_role
 from joblet_cluster.common.version import VERSION
 from joblet_cluster.node.executor import write_uploads
 from joblet_cluster.node.jobs import JobManager
-from joblet_cluster.node.peers import NodeDown, Peers
+from joblet_cluster.node.peers import DOWN_AFTER, NodeDown, Peers
 from joblet_cluster.node.records import job_message, new_record, status_message
 from joblet_cluster.node.system import system_status
 from joblet_cluster.persist import LogBlock
+from joblet_cluster.proto import cluster_pb2 as cpb
+from joblet_cluster.proto import cluster_pb2_grpc, joblet_pb2_grpc, persist_pb2_grpc
 from joblet_cluster.proto import joblet_pb2 as pb
-from joblet_cluster.proto import joblet_pb2_grpc, persist_pb2_grpc
 from joblet_cluster.proto import persist_pb2 as ppb
 from joblet_cluster.state import JobRecord, JobStatus, StateClient, is_terminal
 
@@ -328,6 +331,59 @@ async def _answer(context: Context, call: Awaitable[T]) -> T:
 async def _abort(context: Context, code: grpc.StatusCode, exc: Exception) -> NoReturn:
     await context.abort(code, str(exc))
     raise AssertionError("abort() raises")
+
+
+class ClusterService(cluster_pb2_grpc.ClusterServiceServicer):
+    """Our own cluster operations (``rnx cluster``, ``rnx nodes``)."""
+
+    def __init__(self, node_id: str, access: Access, state: StateClient) -> None:
+        self.node_id = node_id
+        self.access = access
+        self.state = state
+
+    async def Status(
+        self, request: cpb.ClusterStatusRequest, context: Context
+    ) -> cpb.ClusterStatus:
+        await self.access.require(context, Role.VIEWER)
+        answer = await self.state.nodes()
+        raft = answer.get("cluster")
+        entries = answer["nodes"]
+        newest = max(
+            [e.get("commitIndex", 0) for e in entries] + [(raft or {}).get("commitIndex") or 0]
+        )
+        nodes = []
+        for entry in entries:
+            age = time.time() - parse_rfc3339(entry["heartbeat"]).timestamp()
+            role = ""
+            if raft is not None:
+                role = "leader" if entry.get("raftAddress") == raft.get("leader") else "follower"
+            nodes.append(
+                cpb.NodeStatus(
+                    node_id=entry["nodeId"],
+                    address=entry["address"],
+                    version=entry.get("version", ""),
+                    up=age <= DOWN_AFTER,
+                    running_jobs=entry.get("runningJobs", 0),
+                    heartbeat_age=age,
+                    raft_address=entry.get("raftAddress", ""),
+                    role=role,
+                    lag=max(newest - entry.get("lastApplied", 0), 0) if raft else 0,
+                )
+            )
+        status = cpb.ClusterStatus(node_id=self.node_id, nodes=nodes)
+        if raft is not None:
+            status.raft.CopyFrom(
+                cpb.RaftStatus(
+                    self=raft["self"],
+                    leader=raft.get("leader") or "",
+                    role=raft["role"],
+                    term=raft.get("term") or 0,
+                    commit_index=raft.get("commitIndex") or 0,
+                    last_applied=raft.get("lastApplied") or 0,
+                    peers=raft.get("peers") or {},
+                )
+            )
+        return status
 
 
 async def _relay(context: Context, call: Awaitable[T]) -> T:

@@ -35,14 +35,14 @@ from joblet_cluster.common.tls import (
     server_credentials_from_config,
 )
 from joblet_cluster.common.version import VERSION
-from joblet_cluster.node.api import Access, JobService, MonitoringService
+from joblet_cluster.node.api import Access, ClusterService, JobService, MonitoringService
 from joblet_cluster.node.executor import Executor
 from joblet_cluster.node.jobs import JobManager
 from joblet_cluster.node.limits import Cgroups
 from joblet_cluster.node.peers import HEARTBEAT_EVERY, Peers
 from joblet_cluster.node.supervisor import Child
 from joblet_cluster.persist import PersistClient
-from joblet_cluster.proto import joblet_pb2_grpc, persist_pb2_grpc
+from joblet_cluster.proto import cluster_pb2_grpc, joblet_pb2_grpc, persist_pb2_grpc
 from joblet_cluster.state import StateClient
 
 log = logging.getLogger("joblet.node")
@@ -111,7 +111,11 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
             )
         access = Access(insecure)
         peers = Peers(state, None if insecure else _peer_credentials(config))
-        heartbeat = asyncio.create_task(_heartbeat(state, jobs, _advertised(server_config)))
+        identity = {
+            "address": _advertised(server_config),
+            "raftAddress": config.cluster.raft_address,
+        }
+        heartbeat = asyncio.create_task(_heartbeat(state, jobs, identity))
         jobs_dir = Path(server_config.jobs_dir)
         await asyncio.to_thread(jobs_dir.mkdir, parents=True, exist_ok=True)
         server = grpc.aio.server(
@@ -132,6 +136,9 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
                 peers,
             ),
             server,
+        )
+        cluster_pb2_grpc.add_ClusterServiceServicer_to_server(
+            ClusterService(server_config.node_id, access, state), server
         )
         joblet_pb2_grpc.add_MonitoringServiceServicer_to_server(
             MonitoringService(server_config.node_id, access, [server_config.address]), server
@@ -173,24 +180,25 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         log.info("node stopped")
 
 
-async def _heartbeat(state: StateClient, jobs: JobManager, address: str) -> None:
-    """This node in the registry, every few seconds: where its API is, that it lives."""
+async def _heartbeat(state: StateClient, jobs: JobManager, identity: dict[str, str]) -> None:
+    """This node in the registry, every few seconds: where its API is, that it lives,
+    how far its replica has applied."""
     while True:
-        await _register(state, jobs, address)
+        try:
+            replication = (await state.nodes())["cluster"] or {}
+            await state.register(
+                {
+                    "nodeId": jobs.node_id,
+                    **identity,
+                    "version": VERSION,
+                    "runningJobs": jobs.counts().get("RUNNING", 0),
+                    "lastApplied": replication.get("lastApplied") or 0,
+                    "commitIndex": replication.get("commitIndex") or 0,
+                }
+            )
+        except Exception as exc:  # a minority partition, a restarting service: try again
+            log.warning("could not renew this node's registration: %s", exc)
         await asyncio.sleep(HEARTBEAT_EVERY)
-
-
-async def _register(state: StateClient, jobs: JobManager, address: str) -> None:
-    entry = {
-        "nodeId": jobs.node_id,
-        "address": address,
-        "version": VERSION,
-        "runningJobs": jobs.counts().get("RUNNING", 0),
-    }
-    try:
-        await state.register(entry)
-    except Exception as exc:  # a minority partition, a restarting service: try again
-        log.warning("could not renew this node's registration: %s", exc)
 
 
 def _advertised(server: ServerConfig) -> str:

@@ -19,13 +19,12 @@ import shutil
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from joblet_cluster.common.durations import parse_duration
+from joblet_cluster.common.durations import parse_duration, parse_rfc3339
 from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.node.executor import Attempt, Executor
 from joblet_cluster.node.records import later, resources, seconds_until
@@ -199,7 +198,8 @@ class JobManager:
         if self.on_end is not None and status is not None and is_terminal(status):
             started, ended = record.get("startTime"), record.get("endTime")
             if started and ended:
-                self.on_end(status, (_instant(ended) - _instant(started)).total_seconds())
+                seconds = (parse_rfc3339(ended) - parse_rfc3339(started)).total_seconds()
+                self.on_end(status, seconds)
         if result.version is not None and result.version > job.record["version"]:
             log.warning("job %s: the store holds a newer version", job.record["uuid"])
 
@@ -312,10 +312,6 @@ class JobManager:
         for job in self.jobs.values():
             by_status[job.record["status"]] = by_status.get(job.record["status"], 0) + 1
         return by_status
-
-
-def _instant(moment: str) -> datetime:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
 class _Ended(Exception):

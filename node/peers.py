@@ -10,11 +10,11 @@ than a timeout.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 import grpc
 
+from joblet_cluster.common.durations import parse_rfc3339
 from joblet_cluster.common.tls import channel_options
 from joblet_cluster.proto import joblet_pb2_grpc
 from joblet_cluster.state import StateClient
@@ -73,5 +73,4 @@ class Peers:
 
 def _silence(entry: dict[str, Any]) -> float:
     """Seconds since the node's last heartbeat."""
-    heard = datetime.fromisoformat(entry["heartbeat"].replace("Z", "+00:00")).timestamp()
-    return time.time() - heard
+    return time.time() - parse_rfc3339(entry["heartbeat"]).timestamp()

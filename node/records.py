@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from joblet_cluster.common.durations import parse_duration
+from joblet_cluster.common.durations import parse_duration, parse_rfc3339
 from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.proto import joblet_pb2 as pb
 from joblet_cluster.state import JobRecord, JobStatus, format_time, now
@@ -70,8 +70,7 @@ def schedule_time(value: str) -> str:
 
 
 def seconds_until(moment: str) -> float:
-    target = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return max((target - datetime.now(UTC)).total_seconds(), 0.0)
+    return max((parse_rfc3339(moment) - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def later(seconds: float) -> str:

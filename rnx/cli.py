@@ -23,7 +23,7 @@ import typer
 
 from joblet_cluster.common.errors import ConfigError, InvalidInput
 from joblet_cluster.common.version import VERSION
-from joblet_cluster.rnx import jobs
+from joblet_cluster.rnx import cluster, jobs
 from joblet_cluster.rnx.errors import ExitCode, RnxError
 from joblet_cluster.rnx.nodes import probe, probe_all
 from joblet_cluster.rnx.output import show_nodes, show_version, waiting
@@ -35,6 +35,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(jobs.app, name="job")
+app.add_typer(cluster.app, name="cluster")
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print one JSON document (same as the global --json).")

@@ -11,7 +11,7 @@ from types import TracebackType
 import grpc
 
 from joblet_cluster.common.tls import channel_credentials, channel_options
-from joblet_cluster.proto import joblet_pb2_grpc
+from joblet_cluster.proto import cluster_pb2_grpc, joblet_pb2_grpc
 from joblet_cluster.rnx.config import NodeEntry
 from joblet_cluster.rnx.errors import ExitCode, RnxError
 
@@ -52,6 +52,7 @@ class Connection:
         self.entry = entry
         self.jobs = joblet_pb2_grpc.JobServiceStub(channel)
         self.monitoring = joblet_pb2_grpc.MonitoringServiceStub(channel)
+        self.cluster = cluster_pb2_grpc.ClusterServiceStub(channel)
         self._channel = channel
 
     def __enter__(self) -> Connection:

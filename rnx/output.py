@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from joblet_cluster.common.durations import format_duration
-from joblet_cluster.proto import joblet_pb2
+from joblet_cluster.proto import cluster_pb2, joblet_pb2
 from joblet_cluster.rnx.filters import METRIC_FIELDS, TERMINAL, job_time
 from joblet_cluster.rnx.nodes import NodeReport
 
@@ -309,6 +309,31 @@ def show_nodes(reports: Sequence[NodeReport], as_json: bool) -> None:
         ]
         rows.append([*row, report.error] if any_error else row)
     _print_table([*headers, "ERROR"] if any_error else headers, rows)
+
+
+def show_cluster(status: cluster_pb2.ClusterStatus) -> None:
+    """``rnx cluster status``: the replication's view, then one row per node."""
+    if status.HasField("raft"):
+        raft = status.raft
+        note(
+            f"answered by {status.node_id} ({raft.role}); leader {raft.leader or 'none'}, "
+            f"term {raft.term}, commit index {raft.commit_index}, applied {raft.last_applied}"
+        )
+    else:
+        note(f"answered by {status.node_id}: no replication (state.backend memory)")
+    rows: list[list[Text | str]] = [
+        [
+            node.node_id,
+            node.address,
+            node.role or "-",
+            Text("up", style="green") if node.up else Text("down", style="red"),
+            str(node.running_jobs),
+            str(node.lag),
+            node.version or "-",
+        ]
+        for node in status.nodes
+    ]
+    _print_table(["NODE", "ADDRESS", "ROLE", "STATUS", "RUNNING", "LAG", "VERSION"], rows)
 
 
 def show_version(client: str, python: str, node: NodeReport | None, as_json: bool) -> None:

@@ -100,6 +100,9 @@ class _NodeInfo(msgspec.Struct, rename="camel"):
     address: str
     version: str = ""
     running_jobs: int = 0
+    raft_address: str = ""
+    last_applied: int = 0  # the replica's applied index when it sent this
+    commit_index: int = 0
 
 
 class _Register(_Message, tag="register"):

@@ -4,7 +4,11 @@ a job go to the node that owns it."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +116,31 @@ def test_run_on_a_chosen_node_or_the_least_loaded_one(cluster: list[Node]) -> No
         one.jobs().RunJob(pb.RunJobRequest(command="true", node="node-9"), timeout=30)
     assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "node-9" in failed.value.details()
+
+
+def test_rnx_cluster_status_shows_the_leader_and_every_node(cluster: list[Node]) -> None:
+    env = {**os.environ, "RNX_CONFIG": str(cluster[0].rnx_config)}
+    deadline = time.monotonic() + 20
+    while True:  # until every node's heartbeat has reached node-3's replica
+        done = subprocess.run(
+            [sys.executable, "-m", "joblet_cluster.rnx", "--node", "node-3", "--json",
+             "cluster", "status"],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        status = json.loads(done.stdout)
+        nodes = {node["node_id"]: node for node in status["nodes"]}
+        if len(nodes) == 3:
+            break
+        assert time.monotonic() < deadline, status
+    assert status["node_id"] == "node-3"
+    assert status["raft"]["leader"] and int(status["raft"]["term"]) >= 1
+    assert sorted(n.get("role") for n in nodes.values()) == ["follower", "follower", "leader"]
+    assert all(n["up"] for n in nodes.values())
+    # lag is counted in entries between heartbeats 2 s apart (each one an entry): small
+    assert all(int(n.get("lag", 0)) < 50 for n in nodes.values()), nodes
+    table = subprocess.run(
+        [sys.executable, "-m", "joblet_cluster.rnx", "cluster", "status"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert table.returncode == 0 and "leader" in table.stdout and "node-2" in table.stdout

@@ -39,7 +39,6 @@ from joblet_cluster.state.backends._base import (
 log = logging.getLogger("joblet.cluster")
 
 MAX_IN_FLIGHT = 4  # replicated entries awaiting their commit
-COMMIT_TIMEOUT = 30.0  # seconds a batch may wait for a leader and its commit
 
 
 class RaftUnavailable(StateError):
@@ -75,6 +74,7 @@ class RaftBackend:
             cluster.raft_address, list(cluster.peers), conf=conf, consumers=[self.replica]
         )
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._commit_timeout = cluster.commit_timeout
 
     async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
         outcomes: list[Outcome] = await self._replicate(self.replica.commit, list(changes))
@@ -142,10 +142,10 @@ class RaftBackend:
 
             method(*args, callback=finished)
             try:
-                return await asyncio.wait_for(done, COMMIT_TIMEOUT)
+                return await asyncio.wait_for(done, self._commit_timeout)
             except TimeoutError:
                 raise RaftUnavailable(
-                    f"not committed within {COMMIT_TIMEOUT:.0f}s: no leader reachable "
+                    f"not committed within {self._commit_timeout:g}s: no leader reachable "
                     "(is a majority of the cluster up?)"
                 ) from None
 

@@ -74,6 +74,9 @@ class ClusterConfig:
     # seconds; a follower that hears no leader for a random time in between stands
     election_timeout_min: float = _key("election_timeout_min", default=0.4)
     election_timeout_max: float = _key("election_timeout_max", default=1.4)
+    # seconds a batch of changes may wait for its commit before the client is told
+    # UNAVAILABLE (it keeps the changes and sends them again)
+    commit_timeout: float = _key("commit_timeout", default=30.0)
 
 
 @dataclass(frozen=True)

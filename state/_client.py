@@ -335,6 +335,14 @@ class StateClient(ServiceClient):
             error = StateError.from_wire(
                 str(message.get("error", "INTERNAL: no error given")), message.get("version")
             )
+            if call.op in ("create", "update", "delete") and error.code == "UNAVAILABLE":
+                # The store could not commit it (a node cut off from the majority of a
+                # raft cluster): keep it, reconnect, and send it again with everything
+                # after it, in order; a change that did commit meanwhile comes back stale.
+                self._inflight[call.request_id] = call
+                if self._protocol is not None:
+                    self._protocol.transport.close()
+                return
             if call.op in ("create", "update", "delete") and (
                 error.code == "STALE_VERSION"
                 or (call.op == "delete" and error.code == "NOT_FOUND" and call.retried)
@@ -435,7 +443,7 @@ class StateClient(ServiceClient):
         """Put what was on the wire back at the head of the queue, in its original order."""
         self._protocol = None
         if self._inflight:
-            calls = list(self._inflight.values())
+            calls = sorted(self._inflight.values(), key=lambda c: c.request_id)
             self._inflight.clear()
             self.resends += len(calls)
             for call in calls:

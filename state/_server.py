@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import orjson
 
-from joblet_cluster.common.errors import JobletError
+from joblet_cluster.common.errors import JobletError, StateError
 from joblet_cluster.common.unix import listen_unix, remove_socket
 from joblet_cluster.state._protocol import (
     MAX_SYNC_JOBS,
@@ -336,6 +336,9 @@ class _Connection(asyncio.Protocol):
     async def _writes(self, requests: list[Request]) -> list[bytes]:
         try:
             outcomes = await self.backend.apply([r.change for r in requests])  # type: ignore[misc]
+        except StateError as exc:  # the backend's own refusal (raft: not committed in time)
+            log.warning("batch of %d changes not applied: %s", len(requests), exc)
+            return [error_response(r.request_id, exc.code, exc.args[0]) for r in requests]
         except Exception as exc:
             log.exception("backend failed on a batch of %d changes", len(requests))
             return [error_response(r.request_id, "BACKEND_ERROR", _describe(exc)) for r in requests]

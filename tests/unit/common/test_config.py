@@ -46,6 +46,7 @@ FULL: dict = {
         "secret": "cluster-secret",
         "election_timeout_min": 0.2,
         "election_timeout_max": 0.6,
+        "commit_timeout": 5.0,
     },
     "state": {
         "backend": "redis",

@@ -20,7 +20,11 @@ def test_every_source_has_its_generated_modules_committed():
         for source in generate.sources()
         for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
     }
-    assert {s.name for s in generate.sources()} == {"cluster.proto", "joblet.proto", "persist.proto"}
+    assert {s.name for s in generate.sources()} == {
+        "cluster.proto",
+        "joblet.proto",
+        "persist.proto",
+    }
     assert set(generate.committed()) == expected
 
 

@@ -32,6 +32,8 @@ ALL_COMMANDS = sorted(command_paths())
 def test_the_command_tree() -> None:
     assert [" ".join(path) for path in ALL_COMMANDS] == [
         "",
+        "cluster",
+        "cluster status",
         "job",
         "job cancel",
         "job delete",

@@ -57,6 +57,15 @@ async def test_a_change_through_one_node_is_on_every_replica_within_a_second(
         StateClient(second) as two,
         StateClient(third) as three,
     ):
+        # First every replica connected and caught up (peers connect a few seconds apart
+        # at start); the one-second promise is about a cluster that is up.
+        warm = {"uuid": "warm-up", "nodeId": "node-1", "status": "INITIALIZING", "version": 1}
+        assert (await one.create({**warm, "createdAt": now()})).version == 1
+        deadline = time.monotonic() + 30
+        for replica in (two, three):
+            while await replica.get("warm-up") is None:
+                assert time.monotonic() < deadline, "a replica never caught up"
+                await asyncio.sleep(0.05)
         job = {
             "uuid": "raft-job-1",
             "nodeId": "node-1",

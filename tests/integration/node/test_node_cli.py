@@ -51,14 +51,17 @@ def test_joblet_dev_brings_up_one_cluster_that_rnx_reaches_and_stops_it(tmp_path
             assert ran.returncode == 0, ran.stderr
             assert f"hello from {name}" in ran.stdout
         # one Raft-replicated store: every node lists every node's jobs, at the same version
-        views = []
-        for name in names:
-            listed = rnx("--node", name, "--json", "job", "list")
-            assert listed.returncode == 0, listed.stderr
-            views.append(
-                sorted((j["uuid"], j["node_id"], j["status"]) for j in json.loads(listed.stdout))
-            )
-        assert views[0] == views[1] == views[2]
+        deadline = time.monotonic() + 10
+        while True:  # replicas apply a moment apart: until all three agree
+            views = []
+            for name in names:
+                listed = rnx("--node", name, "--json", "job", "list")
+                assert listed.returncode == 0, listed.stderr
+                jobs = json.loads(listed.stdout)
+                views.append(sorted((j["uuid"], j["node_id"], j["status"]) for j in jobs))
+            if views[0] == views[1] == views[2]:
+                break
+            assert time.monotonic() < deadline, views
         assert sorted(node for _, node, _ in views[0]) == list(names)
     finally:
         dev.send_signal(signal.SIGINT)

@@ -64,6 +64,9 @@ class RaftBackend:
             raftMinTimeout=cluster.election_timeout_min,
             raftMaxTimeout=cluster.election_timeout_max,
             leaderFallbackTimeout=5.0,
+            # a peer that comes back is reconnected within half a second (default 5 s,
+            # during which a cluster of three that lost another node has no majority)
+            connectionRetryTime=0.5,
             journalFile=str(data / "journal"),
             fullDumpFile=str(data / "dump"),
             logCompactionMinEntries=100_000,

@@ -1,6 +1,6 @@
 """The leader's state service is SIGKILLed while a client keeps changing jobs through
-another node: a new leader commits (typically within 2 s), every acknowledged change
-survives, and the replicas agree."""
+another node: a new leader commits within 2 s, every acknowledged change survives, and
+the replicas agree."""
 
 from __future__ import annotations
 
@@ -90,11 +90,8 @@ async def test_leader_kill_new_leader_within_two_seconds_nothing_acknowledged_lo
                 acknowledged[job["uuid"]] = result.version or 2
             processes[victim] = start_state(configs[victim])  # back, from its journal
             wait_for_socket(homes[victim] / "state.sock", processes[victim])
-        # The issue's target is a new leader committing within 2 s; measured here it is
-        # usually under 1 s, sometimes near 4 s (see the closing note), so the test holds
-        # what must never fail (nothing lost, replicas equal) and a generous bound.
         print(f"failover seconds: {', '.join(f'{f:.2f}' for f in failovers)}")
-        assert max(failovers) < 10.0, failovers
+        assert max(failovers) < 2.0, failovers
         views = []
         for home in homes:
             async with StateClient(home / "state.sock", connect_timeout=30) as replica:

@@ -14,9 +14,7 @@ from joblet_cluster.common.durations import parse_duration, parse_rfc3339
 from joblet_cluster.common.errors import InvalidInput
 from joblet_cluster.proto import joblet_pb2 as pb
 from joblet_cluster.state import JobRecord, JobStatus, format_time, now
-from joblet_cluster.state._record import canonical_time
-
-SECRET_MASK = "***"
+from joblet_cluster.state._record import SECRET_MASK, canonical_time
 
 
 def new_record(job_id: str, node_id: str, request: pb.RunJobRequest, work_dir: str) -> JobRecord:

@@ -11,33 +11,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import yaml
-
 from joblet_cluster.node.dev import free_port
 from joblet_cluster.state import StateClient, now, transition
+from tests.integration.cluster.conftest import replica_config
 from tests.support import start_state, stop, wait_for_socket
 
 ROUNDS = 5
-
-
-def replica_config(home: Path, address: str, addresses: list[str]) -> Path:
-    config = {
-        "server": {"nodeId": home.name},
-        "cluster": {
-            "raft_address": address,
-            "peers": [a for a in addresses if a != address],
-            "data_dir": str(home / "raft"),
-            "election_timeout_min": 0.3,
-            "election_timeout_max": 0.6,
-            "commit_timeout": 0.5,
-        },
-        "state": {"backend": "raft", "socket": str(home / "state.sock")},
-        "logging": {"level": "WARNING"},
-    }
-    home.mkdir(exist_ok=True)
-    path = home / "joblet-config.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 async def leader_of(socket: Path) -> str:
@@ -56,7 +35,18 @@ async def test_leader_kill_new_leader_within_two_seconds_nothing_acknowledged_lo
 ) -> None:
     addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
     homes = [sock_dir / f"node-{n}" for n in range(1, 4)]
-    configs = [replica_config(h, a, addresses) for h, a in zip(homes, addresses, strict=True)]
+    configs = [
+        replica_config(
+            h,
+            h.name,
+            a,
+            addresses,
+            election_timeout_min=0.3,
+            election_timeout_max=0.6,
+            commit_timeout=0.5,
+        )
+        for h, a in zip(homes, addresses, strict=True)
+    ]
     processes: dict[int, subprocess.Popen[bytes]] = {}
     try:
         for n, config in enumerate(configs):

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from joblet_cluster.node.dev import free_port
 from joblet_cluster.state import StateClient, now, transition
+from tests.integration.cluster.conftest import replica_config
 from tests.support import start_state, stop, wait_for_socket
 
 
@@ -22,22 +22,7 @@ def three_replicas(sock_dir: Path) -> Iterator[list[Path]]:
     sockets, processes = [], []
     for n, address in enumerate(addresses, start=1):
         home = sock_dir / f"n{n}"
-        home.mkdir()
-        config = {
-            "server": {"nodeId": f"node-{n}"},
-            "cluster": {
-                "raft_address": address,
-                "peers": [a for a in addresses if a != address],
-                "data_dir": str(home / "raft"),
-                "election_timeout_min": 0.2,
-                "election_timeout_max": 0.5,
-            },
-            "state": {"backend": "raft", "socket": str(home / "state.sock")},
-            "logging": {"level": "WARNING"},
-        }
-        path = home / "joblet-config.yml"
-        path.write_text(yaml.safe_dump(config))
-        processes.append(start_state(path))
+        processes.append(start_state(replica_config(home, f"node-{n}", address, addresses)))
         sockets.append(home / "state.sock")
     try:
         for socket, process in zip(sockets, processes, strict=True):

@@ -18,7 +18,7 @@ import grpc
 import pytest
 
 from joblet_cluster.node.certs import generate
-from joblet_cluster.persist import STDERR, LogBlock
+from joblet_cluster.persist import STDERR, STDOUT, LogBlock
 from joblet_cluster.proto import joblet_pb2 as pb
 from joblet_cluster.proto import joblet_pb2_grpc, persist_pb2_grpc
 from joblet_cluster.proto import persist_pb2 as ppb
@@ -126,7 +126,10 @@ def test_a_follower_from_the_third_second_gets_every_line_once_in_order(node: No
     stub = node.jobs()
     job = stub.RunJob(pb.RunJobRequest(command=sys.executable, args=["-c", program]), timeout=10)
     node.wait_status(job.job_uuid, {"RUNNING"})
-    time.sleep(3)  # the scenario: a user starts following a job that is already running
+    deadline = time.monotonic() + 30  # the scenario: following from about the third second
+    while len(persist_lines(node, job.job_uuid, STDOUT)) < 270:  # 300 printed by then
+        assert time.monotonic() < deadline, "the job does not print"
+        time.sleep(0.1)
     received = b"".join(
         chunk.payload
         for chunk in stub.GetJobLogs(pb.GetJobLogsRequest(uuid=job.job_uuid), timeout=60)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import typer
 
+from joblet_cluster.node.dev import free_port
 from joblet_cluster.rnx.cli import app, run
 from tests.unit.rnx.conftest import Pems, write_rnx_config
 
@@ -129,12 +129,6 @@ def test_rnx_config_variable_and_unknown_node(
 def test_version_needs_no_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert run([*NO_CONFIG, "version"]) == 0
     assert capsys.readouterr().out.startswith("rnx ")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def rnx_process(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,10 +1,12 @@
 """``state.backend: raft``: the state service's store, replicated to every node.
 
-Each :meth:`RaftBackend.apply` is one replicated call holding the whole batch the state
-server group-applied (up to 32 changes), and is answered only once the entry is
-committed and applied here; at most ``MAX_IN_FLIGHT`` entries are in flight, so the
-store never drives pysyncobj to the saturation where it misbehaves
-(specs/pysyncobj-facts.md). Reads answer from the local replica.
+Changes are group-committed: the batches every connection hands :meth:`RaftBackend.apply`
+wait in one queue, and each replicated entry takes all that waits, up to
+``ENTRY_CHANGES`` changes; a batch is answered only once its entry is committed and
+applied here. At most ``MAX_IN_FLIGHT`` entries are in flight, so the store never drives
+pysyncobj to the saturation where it misbehaves (specs/pysyncobj-facts.md): offered load
+beyond what commits makes entries larger, then waits in the queue, which pushes back on
+the connections (they stop reading). Reads answer from the local replica.
 
 pysyncobj runs on its own thread: its callbacks come back to the loop with
 ``call_soon_threadsafe``, and watchers are called on the loop too.
@@ -15,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+from pysyncobj import FAIL_REASON, SyncObjConf
 
 from joblet_cluster.cluster.replica import JobReplica
+from joblet_cluster.cluster.ticks import WatchedSyncObj
 from joblet_cluster.common.config import ClusterConfig
 from joblet_cluster.common.errors import ConfigError, StateError
 from joblet_cluster.state._changes import Change, Outcome
@@ -39,6 +43,7 @@ from joblet_cluster.state.backends._base import (
 log = logging.getLogger("joblet.cluster")
 
 MAX_IN_FLIGHT = 4  # replicated entries awaiting their commit
+ENTRY_CHANGES = 512  # changes one entry takes from the queue (a batch is never split)
 
 
 class RaftUnavailable(StateError):
@@ -50,6 +55,7 @@ class RaftUnavailable(StateError):
 class RaftBackend:
     name = "raft"
     durable = True
+    batch_limit = 1024
 
     def __init__(self, cluster: ClusterConfig) -> None:
         _check(cluster)
@@ -73,15 +79,56 @@ class RaftBackend:
             logCompactionSplit=True,
             dynamicMembershipChange=True,
         )
-        self.sync_obj = SyncObj(
+        self.sync_obj = WatchedSyncObj(
             cluster.raft_address, list(cluster.peers), conf=conf, consumers=[self.replica]
         )
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._commit_timeout = cluster.commit_timeout
+        self._queue: deque[tuple[list[Change], asyncio.Future[list[Outcome]]]] = deque()
+        self._pump: asyncio.Task[None] | None = None
+        self._entries: set[asyncio.Task[None]] = set()
 
     async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
-        outcomes: list[Outcome] = await self._replicate(self.replica.commit, list(changes))
-        return outcomes
+        done: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        self._queue.append((list(changes), done))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._send_entries(), name="raft-group-commit")
+        return await done
+
+    async def _send_entries(self) -> None:
+        """Whenever an entry slot is free, send everything queued (up to ENTRY_CHANGES)
+        as one entry; batches leave in the order they came, so a connection's changes
+        are applied in its order."""
+        queue = self._queue
+        while queue:
+            await self._slots.acquire()
+            changes: list[Change] = []
+            parts: list[tuple[int, asyncio.Future[list[Outcome]]]] = []
+            while queue and (not parts or len(changes) + len(queue[0][0]) <= ENTRY_CHANGES):
+                batch, done = queue.popleft()
+                changes.extend(batch)
+                parts.append((len(batch), done))
+            entry = asyncio.create_task(self._commit_entry(changes, parts))
+            self._entries.add(entry)
+            entry.add_done_callback(self._entries.discard)
+
+    async def _commit_entry(
+        self, changes: list[Change], parts: list[tuple[int, asyncio.Future[list[Outcome]]]]
+    ) -> None:
+        try:
+            outcomes: list[Outcome] = await self._committed(self.replica.commit, changes)
+        except StateError as exc:
+            for _, done in parts:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        finally:
+            self._slots.release()
+        start = 0
+        for size, done in parts:
+            if not done.done():
+                done.set_result(outcomes[start : start + size])
+            start += size
 
     async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> SyncResult:
         result: SyncResult = await self._replicate(self.replica.sync_node, node_id, list(jobs))
@@ -123,6 +170,11 @@ class RaftBackend:
             },
         }
 
+    def health(self) -> dict[str, Any]:
+        """pysyncobj's tick loop and how far this replica applies, for ``ping`` and the
+        node's watchdog (cluster/ticks.py)."""
+        return self.sync_obj.health()
+
     def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
         """Watchers hear every change applied here, from any node, on the loop's thread."""
         loop = asyncio.get_running_loop()
@@ -136,21 +188,29 @@ class RaftBackend:
         await asyncio.to_thread(self.sync_obj.destroy)
 
     async def _replicate(self, method: Callable[..., Any], *args: Any) -> Any:
+        """One replicated call outside the group commit, in an entry slot of its own."""
+        await self._slots.acquire()
+        try:
+            return await self._committed(method, *args)
+        finally:
+            self._slots.release()
+
+    async def _committed(self, method: Callable[..., Any], *args: Any) -> Any:
+        """Call ``method`` through the log; its result once committed and applied here."""
         loop = asyncio.get_running_loop()
-        async with self._slots:
-            done: asyncio.Future[Any] = loop.create_future()
+        done: asyncio.Future[Any] = loop.create_future()
 
-            def finished(result: Any, error: int) -> None:
-                loop.call_soon_threadsafe(_settle, done, result, error)
+        def finished(result: Any, error: int) -> None:
+            loop.call_soon_threadsafe(_settle, done, result, error)
 
-            method(*args, callback=finished)
-            try:
-                return await asyncio.wait_for(done, self._commit_timeout)
-            except TimeoutError:
-                raise RaftUnavailable(
-                    f"not committed within {self._commit_timeout:g}s: no leader reachable "
-                    "(is a majority of the cluster up?)"
-                ) from None
+        method(*args, callback=finished)
+        try:
+            return await asyncio.wait_for(done, self._commit_timeout)
+        except TimeoutError:
+            raise RaftUnavailable(
+                f"not committed within {self._commit_timeout:g}s: no leader reachable "
+                "(is a majority of the cluster up?)"
+            ) from None
 
 
 def _settle(done: asyncio.Future[Any], result: Any, error: int) -> None:

@@ -39,7 +39,6 @@ log = logging.getLogger("joblet.state.server")
 MAX_INBOX = 4096  # parsed requests waiting for the worker before reading pauses
 WATCH_BUFFER_LIMIT = 16 * 1024 * 1024  # unsent watch bytes before the watch is cancelled
 DRAIN_TIMEOUT = 5.0
-SLICE = 32  # requests served between two writes of answers
 _CLOSE = object()  # inbox marker: answer what came before, then close the connection
 
 
@@ -114,7 +113,7 @@ class StateServer:
         await self._closed.wait()
 
     def ping_info(self, job_count: int) -> dict[str, Any]:
-        return {
+        info: dict[str, Any] = {
             "pong": True,
             "instanceId": self.instance_id,
             "backend": self.backend.name,
@@ -123,6 +122,11 @@ class StateServer:
             "uptimeSeconds": round(time.monotonic() - self.started_at, 3),
             "connections": len(self._connections),
         }
+        # The raft backend's replication health: what the node's watchdog judges it by.
+        health = getattr(self.backend, "health", None)
+        if health is not None:
+            info["raft"] = health()
+        return info
 
 
 class _Connection(asyncio.Protocol):
@@ -265,13 +269,14 @@ class _Connection(asyncio.Protocol):
     # -- the worker --------------------------------------------------------------------
     async def _work(self) -> None:
         inbox = self.inbox
+        limit = self.backend.batch_limit
         try:
             while True:
                 await self.wakeup.wait()
                 self.wakeup.clear()
                 while inbox:
-                    batch = inbox[:SLICE]
-                    del inbox[:SLICE]
+                    batch = inbox[:limit]
+                    del inbox[:limit]
                     if not self.writing_paused and len(inbox) < MAX_INBOX // 2:
                         self._resume_reading()
                     if not await self._process(batch):

@@ -18,6 +18,9 @@ from typing import Any
 import orjson
 import yaml
 
+from joblet_cluster.node.dev import free_port
+from joblet_cluster.state import StateClient
+
 
 def wait_for_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     """Until a unix socket accepts connections (the service is up), or fail with its output."""
@@ -198,3 +201,124 @@ class RawConnection:
         self.writer.close()
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
+
+
+def replica_config(
+    home: Path, node_id: str, address: str, addresses: list[str], **cluster: Any
+) -> Path:
+    """``home/joblet-config.yml`` for a raft replica at ``address`` among ``addresses``,
+    with quick elections and the ``cluster`` keys given."""
+    config = {
+        "server": {"nodeId": node_id},
+        "cluster": {
+            "raft_address": address,
+            "peers": [a for a in addresses if a != address],
+            "data_dir": str(home / "raft"),
+            "election_timeout_min": 0.2,
+            "election_timeout_max": 0.5,
+            **cluster,
+        },
+        "state": {"backend": "raft", "socket": str(home / "state.sock")},
+        "logging": {"level": "WARNING"},
+    }
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "joblet-config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class RaftReplicas:
+    """``count`` ``joblet state`` processes on loopback forming one raft cluster; replicas
+    are numbered from 0. Used as a context manager: every process it started is stopped
+    (and thawed first, if a test froze it) on the way out."""
+
+    def __init__(self, directory: Path, count: int = 3, **cluster: Any) -> None:
+        self.addresses = [f"127.0.0.1:{free_port()}" for _ in range(count)]
+        self.homes = [directory / f"node-{n}" for n in range(1, count + 1)]
+        self.configs = [
+            replica_config(home, home.name, address, self.addresses, **cluster)
+            for home, address in zip(self.homes, self.addresses, strict=True)
+        ]
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def __enter__(self) -> RaftReplicas:
+        for n in range(len(self.homes)):
+            self.processes[n] = start_state(self.configs[n])
+        for n in range(len(self.homes)):
+            wait_for_socket(self.socket(n), self.processes[n], timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGCONT)
+                stop(process)
+
+    def socket(self, n: int) -> Path:
+        return self.homes[n] / "state.sock"
+
+    def kill(self, n: int) -> None:
+        self.processes[n].kill()
+        self.processes[n].wait()
+
+    def restart(self, n: int, wipe: bool = False) -> None:
+        """Start replica ``n`` again (it must be stopped), from its journal or, with
+        ``wipe``, from nothing: it then catches up from the others."""
+        if wipe:
+            shutil.rmtree(self.homes[n] / "raft", ignore_errors=True)
+        self.processes[n] = start_state(self.configs[n])
+        wait_for_socket(self.socket(n), self.processes[n], timeout=30)
+
+    async def leader(self, timeout: float = 15.0) -> int:
+        """The replica that leads, as every live replica that knows a leader sees it."""
+        deadline = time.monotonic() + timeout
+        live = [n for n, p in self.processes.items() if p.poll() is None]
+        while True:
+            seen = set()
+            for n in live:
+                async with StateClient(self.socket(n), connect_timeout=timeout) as client:
+                    seen.add(((await client.nodes())["cluster"] or {}).get("leader"))
+            if len(seen) == 1 and (leader := seen.pop()) in self.addresses:
+                return self.addresses.index(leader)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no leader all replicas agree on after {timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def replication(self, n: int) -> dict[str, Any]:
+        """Replica ``n``'s raft view: leader, term, commit and applied index, peers."""
+        async with StateClient(self.socket(n), connect_timeout=30) as client:
+            return (await client.nodes())["cluster"] or {}
+
+    async def caught_up(self, n: int, timeout: float = 30.0) -> float:
+        """Seconds until replica ``n`` has applied what the leader had committed when
+        asked."""
+        start = time.monotonic()
+        target = (await self.replication(await self.leader(timeout)))["commitIndex"]
+        while (await self.replication(n)).get("lastApplied", 0) < target:
+            if time.monotonic() - start > timeout:
+                raise AssertionError(f"replica {n} not caught up with {target} after {timeout}s")
+            await asyncio.sleep(0.02)
+        return time.monotonic() - start
+
+    async def view(self, n: int) -> dict[str, int]:
+        """Replica ``n``'s jobs: id to version."""
+        async with StateClient(self.socket(n), connect_timeout=30) as client:
+            return {job["uuid"]: job["version"] async for job in client.list_all()}
+
+    async def agreed_view(self, timeout: float = 30.0) -> dict[str, int]:
+        """Every live replica's jobs once they are all the same (replicas apply a moment
+        apart); fail naming the differences at the deadline."""
+        deadline = time.monotonic() + timeout
+        live = [n for n, p in self.processes.items() if p.poll() is None]
+        while True:
+            views = [await self.view(n) for n in live]
+            if all(v == views[0] for v in views):
+                return views[0]
+            if time.monotonic() > deadline:
+                differ = {
+                    live[i]: {k: v for k, v in view.items() if views[0].get(k) != v}
+                    for i, view in enumerate(views[1:], start=1)
+                }
+                raise AssertionError(f"replicas still differ after {timeout}s: {differ}")
+            await asyncio.sleep(0.1)

@@ -37,6 +37,7 @@ Walks = list[Iterable[Key]]
 class MemoryBackend:
     name = "memory"
     durable = False
+    batch_limit = 32
 
     def __init__(self) -> None:
         self._jobs: dict[str, JobRecord] = {}

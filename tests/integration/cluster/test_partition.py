@@ -10,28 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from joblet_cluster.node.dev import free_port
 from joblet_cluster.state import StateClient, now, transition
-from tests.integration.cluster.conftest import replica_config
-from tests.support import start_state, stop, wait_for_socket
+from tests.support import RaftReplicas
 
 
 @pytest.fixture
 def replicas(sock_dir: Path) -> Iterator[list[tuple[Path, int]]]:
-    addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
-    started = []
-    for n, address in enumerate(addresses, start=1):
-        home = sock_dir / f"n{n}"
-        path = replica_config(home, f"node-{n}", address, addresses, commit_timeout=1.0)
-        started.append((home / "state.sock", start_state(path)))
-    try:
-        for socket, process in started:
-            wait_for_socket(socket, process)
-        yield [(socket, process.pid) for socket, process in started]
-    finally:
-        for _, process in started:
-            os.kill(process.pid, signal.SIGCONT)
-            stop(process)
+    with RaftReplicas(sock_dir, commit_timeout=1.0) as cluster:
+        yield [(cluster.socket(n), cluster.processes[n].pid) for n in range(3)]
 
 
 async def test_changes_wait_through_a_partition_and_commit_after_it(

@@ -9,28 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from joblet_cluster.node.dev import free_port
 from joblet_cluster.state import StateClient, now, transition
-from tests.integration.cluster.conftest import replica_config
-from tests.support import start_state, stop, wait_for_socket
+from tests.support import RaftReplicas
 
 
 @pytest.fixture
 def three_replicas(sock_dir: Path) -> Iterator[list[Path]]:
-    ports = [free_port() for _ in range(3)]
-    addresses = [f"127.0.0.1:{port}" for port in ports]
-    sockets, processes = [], []
-    for n, address in enumerate(addresses, start=1):
-        home = sock_dir / f"n{n}"
-        processes.append(start_state(replica_config(home, f"node-{n}", address, addresses)))
-        sockets.append(home / "state.sock")
-    try:
-        for socket, process in zip(sockets, processes, strict=True):
-            wait_for_socket(socket, process)
-        yield sockets
-    finally:
-        for process in processes:
-            stop(process)
+    with RaftReplicas(sock_dir) as replicas:
+        yield [replicas.socket(n) for n in range(3)]
 
 
 async def test_a_change_through_one_node_is_on_every_replica_within_a_second(

@@ -2,7 +2,11 @@
 
 Each connection parses lines as they arrive and hands them, in order, to one worker task.
 The worker sends runs of consecutive writes to the backend as one batch (group commit),
-so a pipelining client gets many changes per backend call. Every buffer is bounded: past
+so a pipelining client gets many changes per backend call, and does not wait for a batch
+to commit before it sends the next (up to ``MAX_COMMITTING`` batches a connection): with
+a backend whose commit takes a round trip (raft), one connection keeps several entries
+in flight. Answers still leave in request order, and a read waits for the writes sent
+before it, so a client reads its own writes. Every buffer is bounded: past
 ``MAX_INBOX`` unanswered requests, or while the peer is not reading its responses, the
 connection stops reading, which pushes back on the client instead of dropping.
 """
@@ -15,6 +19,7 @@ import logging
 import os
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,6 +44,7 @@ log = logging.getLogger("joblet.state.server")
 MAX_INBOX = 4096  # parsed requests waiting for the worker before reading pauses
 WATCH_BUFFER_LIMIT = 16 * 1024 * 1024  # unsent watch bytes before the watch is cancelled
 DRAIN_TIMEOUT = 5.0
+MAX_COMMITTING = 8  # write batches of one connection awaiting their commit
 _CLOSE = object()  # inbox marker: answer what came before, then close the connection
 
 
@@ -146,6 +152,8 @@ class _Connection(asyncio.Protocol):
         self.refused = False
         self.watches: dict[Any, Any] = {}
         self.syncs: dict[str, list[Any]] = {}
+        # write batches sent to the backend, oldest first, answered as they commit
+        self.committing: deque[tuple[list[Request], asyncio.Future[list[Any]]]] = deque()
 
     # -- transport callbacks -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -281,7 +289,8 @@ class _Connection(asyncio.Protocol):
                         self._resume_reading()
                     if not await self._process(batch):
                         return
-                self.idle.set()
+                if not self.committing:
+                    self.idle.set()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -309,6 +318,19 @@ class _Connection(asyncio.Protocol):
         i = 0
         while i < len(items):
             item = items[i]
+            if type(item) is Request and item.op in WRITE_OPS:
+                j = i + 1
+                while j < len(items) and type(items[j]) is Request and items[j].op in WRITE_OPS:
+                    j += 1
+                self._write(out)
+                out = []
+                await self._start_writes(items[i:j])
+                i = j
+                continue
+            if self.committing:  # whatever follows a write is answered after it
+                self._write(out)
+                out = []
+                await self._settle_writes(0)
             if item is _CLOSE:
                 self._write(out)
                 self.abort()
@@ -316,13 +338,6 @@ class _Connection(asyncio.Protocol):
             if type(item) is _Reply:
                 out.append(item.data)
                 i += 1
-                continue
-            if item.op in WRITE_OPS:
-                j = i + 1
-                while j < len(items) and type(items[j]) is Request and items[j].op in WRITE_OPS:
-                    j += 1
-                out.extend(await self._writes(items[i:j]))
-                i = j
                 continue
             if item.op == "watch":
                 self._write(out)
@@ -338,15 +353,41 @@ class _Connection(asyncio.Protocol):
         if out and self.transport is not None and not self.transport.is_closing():
             self.transport.write(b"".join(out))
 
-    async def _writes(self, requests: list[Request]) -> list[bytes]:
-        try:
-            outcomes = await self.backend.apply([r.change for r in requests])  # type: ignore[misc]
-        except StateError as exc:  # the backend's own refusal (raft: not committed in time)
+    async def _start_writes(self, requests: list[Request]) -> None:
+        await self._settle_writes(MAX_COMMITTING - 1)
+        applying = asyncio.ensure_future(
+            self.backend.apply([r.change for r in requests])  # type: ignore[misc]
+        )
+        self.committing.append((requests, applying))
+        applying.add_done_callback(self._answer_committed)
+
+    async def _settle_writes(self, keep: int) -> None:
+        """Until at most ``keep`` write batches await their commit, answered in order."""
+        while len(self.committing) > keep:
+            await asyncio.wait([self.committing[0][1]])
+            self._answer_committed()
+
+    def _answer_committed(self, _: object = None) -> None:
+        committing = self.committing
+        while committing and committing[0][1].done():
+            requests, applying = committing.popleft()
+            self._write(self._write_answers(requests, applying))
+        if not committing and not self.inbox:
+            self.idle.set()
+
+    def _write_answers(
+        self, requests: list[Request], applying: asyncio.Future[list[Any]]
+    ) -> list[bytes]:
+        if applying.cancelled():
+            return [error_response(r.request_id, "UNAVAILABLE", "cancelled") for r in requests]
+        exc = applying.exception()
+        if isinstance(exc, StateError):  # the backend's refusal (raft: not committed in time)
             log.warning("batch of %d changes not applied: %s", len(requests), exc)
             return [error_response(r.request_id, exc.code, exc.args[0]) for r in requests]
-        except Exception as exc:
-            log.exception("backend failed on a batch of %d changes", len(requests))
+        if exc is not None:
+            log.error("backend failed on a batch of %d changes", len(requests), exc_info=exc)
             return [error_response(r.request_id, "BACKEND_ERROR", _describe(exc)) for r in requests]
+        outcomes = applying.result()
         responses = []
         dumps = orjson.dumps
         for request, outcome in zip(requests, outcomes, strict=True):

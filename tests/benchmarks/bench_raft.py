@@ -1,0 +1,180 @@
+"""The raft-replicated state store on three nodes, beside a three-member etcd cluster.
+
+    python -m tests.benchmarks.bench_raft            # full run (figures in BENCHMARKS.md)
+    python -m tests.benchmarks.bench_raft --smoke    # seconds; what CI runs
+
+Against three real ``joblet state`` processes (``state.backend: raft``, journal and dump
+files on, election timeouts at the config defaults) on loopback, measures:
+  * committed job changes/s: three StateClients, one per node, each keeping its pipeline
+    full of compare-and-set creates, then updates, of its node's jobs; a change counts
+    once its node's state service has answered it (it is committed);
+  * commit latency p50/p99 at moderate load: a few callers per node, each waiting for its
+    answer before it sends the next change;
+  * leader failover: the leader's state service SIGKILLed N times, the time from the kill
+    to the first change committed through another node (the victim is restarted and
+    caught up between kills);
+  * catch-up: a follower restarted from its journal, and from a wiped data dir, until it
+    has applied what the leader had committed (the store then holds every job loaded).
+In the same run, for reference, the same create/update pattern against a three-member
+etcd cluster (Debian's ``etcd-server``) through a Python gRPC client built the same way
+(tests/benchmarks/_etcd.py), reported as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from joblet_cluster.common import aio
+from joblet_cluster.state import StateClient, now, transition
+from tests.benchmarks.bench_state_ipc import make_jobs, percentile, updates_for
+from tests.support import RaftReplicas, machine
+
+NODES = 3
+
+
+async def committed_rate(
+    clients: list[StateClient], op: str, per_node: list[list[dict[str, Any]]]
+) -> float:
+    """Changes/s with every client's pipeline full; fails if any change is refused."""
+    start = time.perf_counter()
+    futures = await asyncio.gather(
+        *(c.send_many(op, records) for c, records in zip(clients, per_node, strict=True))
+    )
+    await asyncio.gather(*(c.flush(600) for c in clients))
+    elapsed = time.perf_counter() - start
+    outcomes = [f for node in futures for f in node]
+    refused = [f for f in outcomes if f.exception() is not None or not f.result().applied]
+    assert not refused, f"every change must commit; first refusal: {refused[0]}"
+    return len(outcomes) / elapsed
+
+
+async def paced_latencies(
+    clients: list[StateClient], per_node: list[list[dict[str, Any]]], callers: int
+) -> tuple[float, list[float]]:
+    """Send-to-commit times with ``callers`` per node, each waiting for its answer."""
+    samples: list[float] = []
+    clock = time.perf_counter
+
+    async def caller(client: StateClient, mine: list[dict[str, Any]]) -> None:
+        for record in mine:
+            sent = clock()
+            result = await client.update(record)
+            samples.append(clock() - sent)
+            assert result.applied
+
+    lanes = []
+    for client, records in zip(clients, per_node, strict=True):
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for record in records:  # one job's versions stay with one caller, in order
+            by_job.setdefault(record["uuid"], []).append(record)
+        mine: list[list[dict[str, Any]]] = [[] for _ in range(callers)]
+        for i, versions in enumerate(by_job.values()):
+            mine[i % callers].extend(versions)
+        lanes.extend(caller(client, lane) for lane in mine)
+    start = clock()
+    await asyncio.gather(*lanes)
+    return len(samples) / (clock() - start), samples
+
+
+async def failovers(replicas: RaftReplicas, kills: int) -> list[float]:
+    """Seconds from SIGKILL of the leader to the next change committed elsewhere."""
+    times = []
+    for k in range(kills):
+        victim = await replicas.leader()
+        survivor = (victim + 1) % NODES
+        async with StateClient(replicas.socket(survivor), node_id="probe") as probe:
+            job = {
+                "uuid": f"failover-{k}",
+                "nodeId": "probe",
+                "status": "INITIALIZING",
+                "version": 1,
+                "createdAt": now(),
+                "command": "true",
+            }
+            await probe.create(job)
+            replicas.kill(victim)
+            killed = time.perf_counter()
+            await probe.update(transition(job, "RUNNING"))
+            times.append(time.perf_counter() - killed)
+        replicas.restart(victim)
+        await replicas.caught_up(victim, timeout=120)
+    return times
+
+
+async def catch_up(replicas: RaftReplicas, wipe: bool) -> float:
+    """Stop a follower, start it again (``wipe``: with an empty data dir), and time until
+    it has applied everything the leader had committed."""
+    leader = await replicas.leader()
+    follower = (leader + 1) % NODES
+    replicas.processes[follower].terminate()
+    replicas.processes[follower].wait()
+    start = time.perf_counter()
+    replicas.restart(follower, wipe=wipe)
+    await replicas.caught_up(follower, timeout=300)
+    return time.perf_counter() - start
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"machine: {machine()}")
+    print(
+        f"3 raft replicas on loopback, journal + dump on; {args.jobs:,} jobs: "
+        f"{args.jobs:,} creates then {args.jobs:,} updates, pipeline {args.depth} per node"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-raft-") as tmp,
+        RaftReplicas(Path(tmp), election_timeout_min=0.4, election_timeout_max=1.4) as replicas,
+    ):
+        await replicas.leader()
+        clients = [
+            StateClient(
+                replicas.socket(n),
+                node_id=f"node-{n + 1}",
+                max_in_flight=args.depth,
+                max_pending=50_000,
+                connect_timeout=30,
+            )
+            for n in range(NODES)
+        ]
+        for client in clients:
+            await client.start()
+        share = args.jobs // NODES
+        jobs = [make_jobs(share, f"node-{n + 1}", f"n{n + 1}") for n in range(NODES)]
+        create_rate = await committed_rate(clients, "create", jobs)
+        updates = [updates_for(mine, 1) for mine in jobs]
+        update_rate = await committed_rate(clients, "update", updates)
+        paced = [updates_for(mine, 1)[: args.latency_changes // NODES] for mine in updates]
+        paced_rate, latency = await paced_latencies(clients, paced, args.callers)
+        for client in clients:
+            await client.close()
+        print(f"committed creates: {create_rate:>10,.0f} changes/s")
+        print(f"committed updates: {update_rate:>10,.0f} changes/s")
+        print(
+            f"commit latency, {args.callers} callers per node ({paced_rate:,.0f} changes/s): "
+            f"p50 {percentile(latency, 0.5) * 1e3:.1f} ms, "
+            f"p99 {percentile(latency, 0.99) * 1e3:.1f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a few seconds; checks it runs")
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--depth", type=int, default=1024, help="pipeline depth per client")
+    parser.add_argument("--callers", type=int, default=4, help="latency callers per node")
+    parser.add_argument("--latency-changes", type=int, default=6_000)
+    parser.add_argument("--kills", type=int, default=20)
+    args = parser.parse_args()
+    if args.smoke:
+        args.jobs, args.latency_changes, args.kills = 3_000, 300, 2
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    aio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,7 @@ from pysyncobj import FAIL_REASON, SyncObjConf
 from joblet_cluster.cluster.replica import JobReplica, pack_changes, pack_records
 from joblet_cluster.cluster.ticks import WatchedSyncObj
 from joblet_cluster.common.config import ClusterConfig
-from joblet_cluster.common.errors import ConfigError, StateError
+from joblet_cluster.common.errors import AlreadyExists, ConfigError, NotFound, StateError
 from joblet_cluster.state._changes import Change, Outcome
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state._record import JobRecord
@@ -35,6 +35,7 @@ from joblet_cluster.state.backends._base import (
     JobPage,
     NodeEntry,
     NodeList,
+    StoreSnapshot,
     SyncResult,
     WatchCallback,
     WatchEvent,
@@ -92,6 +93,9 @@ class RaftBackend:
         self._queue: deque[tuple[list[Change], asyncio.Future[list[Outcome]]]] = deque()
         self._pump: asyncio.Task[None] | None = None
         self._entries: set[asyncio.Task[None]] = set()
+        self._membership = asyncio.Lock()  # one change at a time from here; the leader
+        # refuses a second one cluster-wide until the first is committed
+        self.address = cluster.raft_address
 
     async def apply(self, changes: Sequence[Change]) -> list[Outcome]:
         done: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
@@ -178,6 +182,89 @@ class RaftBackend:
                 if key.startswith("partner_node_status_server_")
             },
         }
+
+    def freshness(self) -> dict[str, Any]:
+        """Cheap enough for every read: who leads, and how far this replica applied."""
+        leader = self.sync_obj._getLeader()
+        return {
+            "leader": str(leader) if leader is not None else None,
+            "appliedIndex": self.sync_obj.raftLastApplied,
+        }
+
+    async def read_barrier(self) -> None:
+        await self._replicate(self.replica.barrier)
+
+    async def snapshot(self) -> StoreSnapshot:
+        await self.read_barrier()
+        with self.replica.lock:  # applying holds it: the copy is at one log index
+            jobs = list(self.replica.records.values())
+            index = self.sync_obj.raftLastApplied
+        return StoreSnapshot(jobs, index, self.sync_obj.raftCurrentTerm)
+
+    async def restore(self, jobs: Sequence[JobRecord], first: bool) -> None:
+        await self._replicate(self.replica.restore_jobs, pack_records(jobs), first)
+
+    def members(self) -> Sequence[str]:
+        """Every raft member's address, this one first."""
+        status = self.sync_obj.getStatus()
+        prefix = "partner_node_status_server_"
+        return [self.address, *(key[len(prefix) :] for key in status if key.startswith(prefix))]
+
+    async def change_membership(self, action: str, address: str) -> None:
+        members = self.members()
+        if action == "add" and address in members:
+            raise AlreadyExists(f"{address} is already a member of the cluster")
+        if action == "remove" and address not in members:
+            raise NotFound(f"{address} is not a member (members: {', '.join(members)})")
+        if action == "remove" and address == self.address:
+            raise StateError(
+                f"{address} is the node asked: ask another node to remove it", "INVALID_REQUEST"
+            )
+        if self._membership.locked():
+            raise StateError("another membership change is in progress", "CONFLICT")
+        method = self.sync_obj.addNodeToCluster
+        if action == "remove":
+            method = self.sync_obj.removeNodeFromCluster
+        async with self._membership:
+            try:
+                await self._replicate(method, address)
+            except RaftUnavailable as exc:
+                if "request denied" in exc.args[0]:
+                    raise StateError(
+                        "the leader refused: another membership change is not committed yet",
+                        "CONFLICT",
+                    ) from None
+                raise
+        log.warning("raft membership: %s %s", "added" if action == "add" else "removed", address)
+
+    async def transfer_leadership(self, address: str | None) -> str:
+        """Ask the leader (this replica must be it) to hand over, and wait until a new
+        leader is known."""
+        before = self.sync_obj._getLeader()
+        if before is None or str(before) != self.address:
+            raise StateError(
+                f"this node is not the leader (the leader is {before or 'unknown'})", "NOT_LEADER"
+            )
+        if address is not None and address not in self.members()[1:]:
+            raise NotFound(f"{address} is not another member of the cluster")
+        try:
+            await self._committed(self._transfer, address)
+        except RaftUnavailable as exc:
+            raise StateError(
+                f"the leader refused the transfer ({exc.args[0]}): the target must be "
+                "connected and fully caught up",
+                "CONFLICT",
+            ) from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._commit_timeout
+        while (leader := self.sync_obj._getLeader()) is None or str(leader) == self.address:
+            if loop.time() > deadline:
+                raise RaftUnavailable(f"no new leader within {self._commit_timeout:g}s")
+            await asyncio.sleep(0.02)
+        return str(leader)
+
+    def _transfer(self, address: str | None, callback: Callable[[Any, int], None]) -> None:
+        self.sync_obj.call_on_tick(lambda: self.sync_obj.transferLeadership(address, callback))
 
     def health(self) -> dict[str, Any]:
         """pysyncobj's tick loop and how far this replica applies, for ``ping`` and the

@@ -63,6 +63,17 @@ class JobReplica(SyncObjConsumer):
             return self.store.sync_now(node_id, jobs)
 
     @replicated
+    def restore_jobs(self, packed: bytes, first: bool) -> None:
+        """One part of a restored snapshot (:func:`pack_records`); ``first`` empties."""
+        jobs: list[JobRecord] = _RECORDS.decode(packed)  # type: ignore[assignment]
+        with self.lock:
+            self.store.restore_now(jobs, first)
+
+    @replicated
+    def barrier(self) -> None:
+        """Nothing: once applied here, every entry committed before it is applied too."""
+
+    @replicated
     def register_node(self, node: dict[str, Any]) -> None:
         """The node's entry as it sent it; its heartbeat time is an argument, stamped by
         the state service that took the call, never read here."""

@@ -11,6 +11,8 @@ the node restart the service, whose replica then reloads its journal and resyncs
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from pysyncobj import SyncObj
@@ -26,9 +28,17 @@ class WatchedSyncObj(SyncObj):
         # attributes that exist by then are left out of snapshots.
         self.tick_failures = 0
         self.last_good_tick = time.monotonic()
+        self.on_tick: deque[Callable[[], None]] = deque()
         super().__init__(*args, **kwargs)
 
+    def call_on_tick(self, call: Callable[[], None]) -> None:
+        """Run ``call`` on the tick thread: pysyncobj's methods that are not log commands
+        (``transferLeadership``) touch raft state and sockets only that thread owns."""
+        self.on_tick.append(call)
+
     def _onTick(self, timeToWait: float = 0.0) -> None:
+        while self.on_tick:
+            self.on_tick.popleft()()
         try:
             super()._onTick(timeToWait)
         except Exception:

@@ -209,16 +209,20 @@ class StateClient(ServiceClient):
             await self._room.wait()
 
     # -- reads and the rest ----------------------------------------------------------------
-    async def get(self, job_id: str) -> JobRecord | None:
+    async def get(self, job_id: str, consistent: bool = False) -> JobRecord | None:
+        """The job as this replica holds it; ``consistent``: after every change committed
+        anywhere before the call (one trip through the raft log)."""
         try:
-            response = await self._request({"op": "get", "jobId": job_id})
+            response = await self._request({"op": "get", "jobId": job_id, "consistent": consistent})
         except NotFound:
             return None
         return response["job"]  # type: ignore[no-any-return]
 
-    async def list(self, **filter: Any) -> tuple[list[JobRecord], str | None]:
+    async def list(
+        self, consistent: bool = False, **filter: Any
+    ) -> tuple[list[JobRecord], str | None]:
         """One page: ``(jobs, next_cursor)``. Filters as in the protocol (``status``, ...)."""
-        response = await self._request({"op": "list", "filter": filter})
+        response = await self._request({"op": "list", "filter": filter, "consistent": consistent})
         return response["jobs"], response.get("nextCursor")
 
     async def list_all(self, **filter: Any) -> AsyncIterator[JobRecord]:
@@ -234,6 +238,31 @@ class StateClient(ServiceClient):
     async def ping(self) -> dict[str, Any]:
         return await self._request({"op": "ping"})
 
+    async def probe(self, timeout: float) -> dict[str, Any]:
+        """``ping`` on a connection of its own: whether the service itself answers now.
+        A ping sent through this client would wait behind its writes (a connection is
+        answered in order), which wait for their commit, up to ``cluster.commit_timeout``
+        while a raft node is cut off. :class:`StateUnavailable` past ``timeout``."""
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_unix_connection(self.socket_path)
+                writer.write(orjson.dumps({"op": "ping", "requestId": "probe"}) + b"\n")
+                line = await reader.readline()
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise StateUnavailable(
+                f"no answer to ping at {self.socket_path} within {timeout:g}s: {exc!r}"
+            ) from None
+        finally:
+            if writer is not None:
+                writer.close()
+        if not line:
+            raise StateUnavailable(f"the state service at {self.socket_path} closed the probe")
+        answer: dict[str, Any] = orjson.loads(line)
+        if not answer.get("success"):
+            raise StateError.from_wire(str(answer.get("error", "INTERNAL: no error given")))
+        return answer
+
     async def register(self, node: dict[str, Any]) -> None:
         """This node's registry entry (``nodeId``, ``address``, ``version``,
         ``runningJobs``); the service stamps the heartbeat."""
@@ -243,6 +272,29 @@ class StateClient(ServiceClient):
         """``{"nodes": [...], "cluster": {...} or None}``: the registry and the
         replication's view from this node."""
         return await self._request({"op": "nodes"})
+
+    async def change_members(self, action: str, address: str) -> dict[str, Any]:
+        """Add (``action`` "add") or remove the raft member at ``address``; once committed,
+        the replication's view."""
+        answer = await self._request({"op": "members", "action": action, "address": address})
+        return answer["cluster"]  # type: ignore[no-any-return]
+
+    async def transfer_leadership(self, address: str | None = None) -> str:
+        """Ask this node, which must lead, to hand over (to ``address``, or the most
+        caught-up peer); the new leader's raft address."""
+        return str((await self._request({"op": "transfer", "address": address}))["leader"])
+
+    async def snapshot(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Write every job, consistent and current, to the absolute ``path`` (which must
+        not exist): ``{"path", "jobs", "raftIndex", "raftTerm", "sha256"}``."""
+        return await self._request({"op": "snapshot", "path": os.fspath(path)})
+
+    async def restore(self, jobs: Sequence[JobRecord], part_size: int = 5000) -> int:
+        """Replace every job of the store with ``jobs`` (disaster recovery), in parts."""
+        for start in range(0, max(len(jobs), 1), part_size):
+            part = list(jobs[start : start + part_size])
+            await self._request({"op": "restore", "jobs": part, "first": start == 0})
+        return len(jobs)
 
     async def sync(self, node_id: str, jobs: Sequence[JobRecord]) -> dict[str, Any]:
         """Make ``node_id``'s jobs in the store exactly ``jobs``; sent in parts when large."""
@@ -419,10 +471,24 @@ class StateClient(ServiceClient):
         )
         self._inflight[request_id] = call
         protocol.transport.write(call.line)
+        # A connection can be lost before its answer: one accepted into the backlog of a
+        # service that is being killed is reset when the process ends. Waiting out
+        # connect_timeout then would leave the service unused that long after a restart.
+        lost = asyncio.ensure_future(protocol.lost.wait())
         try:
-            info = await asyncio.wait_for(future, self.connect_timeout)
+            await asyncio.wait(
+                (future, lost), timeout=self.connect_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
+            lost.cancel()
             self._inflight.pop(request_id, None)
+        if not future.done():
+            if call in self._queue:  # put back for a resend when the connection was lost
+                self._queue.remove(call)
+            if protocol.lost.is_set():
+                raise OSError("the connection closed before the handshake's answer")
+            raise TimeoutError(f"no answer to the handshake within {self.connect_timeout:g}s")
+        info = future.result()
         restarted = self.instance_id is not None and info["instanceId"] != self.instance_id
         self.instance_id = info["instanceId"]
         self.durable = bool(info.get("durable"))

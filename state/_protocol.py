@@ -6,8 +6,9 @@ so the fuzz tests can hammer it without a socket. Errors travel as ``"CODE: mess
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -18,7 +19,26 @@ from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state._record import JobRecord, SafeId, normalise, schema_error
 
 WRITE_OPS = frozenset({"create", "update", "delete"})
-OPS = frozenset({"create", "update", "delete", "get", "list", "sync", "ping", "watch", "unwatch"})
+OPS = frozenset(
+    {
+        "create",
+        "update",
+        "delete",
+        "get",
+        "list",
+        "sync",
+        "ping",
+        "watch",
+        "unwatch",
+        "register",
+        "nodes",
+        "members",
+        "transfer",
+        "snapshot",
+        "restore",
+    }
+)
+MAX_RESTORE_JOBS = 100_000  # jobs in one restore part
 MAX_SYNC_JOBS = 1_000_000
 
 
@@ -44,6 +64,11 @@ class Request:
     more: bool = False  # sync: more parts follow
     watch_id: Any = None  # unwatch
     node: dict[str, Any] | None = None  # register
+    consistent: bool = False  # get, list: through the log first
+    action: str | None = None  # members: add or remove
+    address: str | None = None  # members, transfer: a raft address
+    path: str | None = None  # snapshot: the file to write
+    first: bool = False  # restore: the first part, which empties the store
 
 
 # The wire shapes, decoded and checked in one pass (C code in msgspec): ``op`` picks the
@@ -68,10 +93,12 @@ class _Delete(_Message, tag="delete"):
 
 class _Get(_Message, tag="get"):
     job_id: SafeId
+    consistent: bool = False
 
 
 class _List(_Message, tag="list"):
     filter: dict[str, Any] | None = None
+    consistent: bool = False
 
 
 class _Sync(_Message, tag="sync"):
@@ -113,6 +140,27 @@ class _Nodes(_Message, tag="nodes"):
     pass
 
 
+RaftAddress = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9.\-]+:[0-9]{1,5}$", max_length=255)]
+
+
+class _Members(_Message, tag="members"):
+    action: Literal["add", "remove"]
+    address: RaftAddress
+
+
+class _Transfer(_Message, tag="transfer"):
+    address: RaftAddress | None = None
+
+
+class _Snapshot(_Message, tag="snapshot"):
+    path: str
+
+
+class _Restore(_Message, tag="restore"):
+    jobs: Annotated[list[JobRecord], msgspec.Meta(max_length=MAX_RESTORE_JOBS)]
+    first: bool = False
+
+
 _DECODER = msgspec.json.Decoder(
     _Create
     | _Update
@@ -125,6 +173,10 @@ _DECODER = msgspec.json.Decoder(
     | _Unwatch
     | _Register
     | _Nodes
+    | _Members
+    | _Transfer
+    | _Snapshot
+    | _Restore
 )
 
 
@@ -148,9 +200,12 @@ def parse_request(line: bytes) -> Request:
         if kind is _Delete:
             return Request("delete", message.request_id, Change("delete", message.job_id))
         if kind is _Get:
-            return Request("get", message.request_id, job_id=message.job_id)
+            return Request(
+                "get", message.request_id, job_id=message.job_id, consistent=message.consistent
+            )
         if kind is _List:
-            return Request("list", message.request_id, query=JobQuery.from_wire(message.filter))
+            query = JobQuery.from_wire(message.filter)
+            return Request("list", message.request_id, query=query, consistent=message.consistent)
         if kind is _Sync:
             return _sync_request(message)
         if kind is _Watch:
@@ -162,6 +217,19 @@ def parse_request(line: bytes) -> Request:
             return Request("register", message.request_id, node=node)
         if kind is _Nodes:
             return Request("nodes", message.request_id)
+        if kind is _Members:
+            return Request(
+                "members", message.request_id, action=message.action, address=message.address
+            )
+        if kind is _Transfer:
+            return Request("transfer", message.request_id, address=message.address)
+        if kind is _Snapshot:
+            if not os.path.isabs(message.path):
+                raise InvalidInput(f"snapshot path {message.path!r} is not absolute")
+            return Request("snapshot", message.request_id, path=message.path)
+        if kind is _Restore:
+            jobs = [normalise(job, fill_created=True) for job in message.jobs]
+            return Request("restore", message.request_id, jobs=jobs, first=message.first)
         return Request("ping", message.request_id)
     except InvalidInput as exc:
         raise ProtocolError(exc.code, str(exc), message.request_id) from None

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import orjson
 
-from joblet_cluster.common.errors import JobletError, StateError
+from joblet_cluster.common.errors import InvalidInput, JobletError, StateError
 from joblet_cluster.common.unix import listen_unix, remove_socket
 from joblet_cluster.state._protocol import (
     MAX_SYNC_JOBS,
@@ -37,6 +37,7 @@ from joblet_cluster.state._protocol import (
     parse_request,
 )
 from joblet_cluster.state._record import now
+from joblet_cluster.state._snapshot import write_snapshot
 from joblet_cluster.state.backends import StateBackend, WatchEvent
 
 log = logging.getLogger("joblet.state.server")
@@ -67,8 +68,10 @@ class StateServer:
         *,
         max_line_bytes: int = 10 * 1024 * 1024,
         max_connections: int = 64,
+        node_id: str = "",
     ) -> None:
         self.backend = backend
+        self.node_id = node_id  # named in the snapshots this service writes
         self.path = Path(socket_path)
         self.max_line_bytes = max_line_bytes
         self.max_connections = max_connections
@@ -415,21 +418,8 @@ class _Connection(asyncio.Protocol):
     async def _answer(self, request: Request) -> bytes:
         rid = request.request_id
         try:
-            if request.op == "get":
-                job = await self.backend.get(request.job_id)  # type: ignore[arg-type]
-                if job is None:
-                    return error_response(rid, "NOT_FOUND", f"job {request.job_id} does not exist")
-                return encode({"requestId": rid, "success": True, "job": job})
-            if request.op == "list":
-                page = await self.backend.list(request.query)  # type: ignore[arg-type]
-                return encode(
-                    {
-                        "requestId": rid,
-                        "success": True,
-                        "jobs": page.jobs,
-                        "nextCursor": page.next_cursor,
-                    }
-                )
+            if request.op in ("get", "list"):
+                return await self._read(request)
             if request.op == "ping":
                 count = await self.backend.count()
                 return encode({"requestId": rid, "success": True, **self.server.ping_info(count)})
@@ -457,10 +447,67 @@ class _Connection(asyncio.Protocol):
                     )
                 unsubscribe()
                 return encode({"requestId": rid, "success": True})
+            if request.op == "members":
+                await self.backend.change_membership(request.action, request.address)  # type: ignore[arg-type]
+                status = self.backend.cluster_status()
+                return encode({"requestId": rid, "success": True, "cluster": status})
+            if request.op == "transfer":
+                leader = await self.backend.transfer_leadership(request.address)
+                return encode({"requestId": rid, "success": True, "leader": leader})
+            if request.op == "snapshot":
+                return await self._snapshot(request)
+            if request.op == "restore":
+                await self.backend.restore(request.jobs or [], request.first)
+                restored = len(request.jobs or [])
+                return encode({"requestId": rid, "success": True, "restored": restored})
+        except StateError as exc:  # the backend's answer (not committed, not a member...)
+            return error_response(rid, exc.code, exc.args[0])
+        except InvalidInput as exc:
+            return error_response(rid, exc.code, str(exc))
         except Exception as exc:
             log.exception("backend failed on %s", request.op)
             return error_response(rid, "BACKEND_ERROR", _describe(exc))
         raise AssertionError(f"unhandled op {request.op}")
+
+    async def _read(self, request: Request) -> bytes:
+        """A get or list from the local store, saying how fresh it is (raft: the leader
+        and the index applied); ``consistent`` reads first wait for a write barrier."""
+        rid = request.request_id
+        if request.consistent:
+            await self.backend.read_barrier()
+        answer: dict[str, Any] = {"requestId": rid, "success": True}
+        if request.op == "get":
+            job = await self.backend.get(request.job_id)  # type: ignore[arg-type]
+            if job is None:
+                return error_response(rid, "NOT_FOUND", f"job {request.job_id} does not exist")
+            answer["job"] = job
+        else:
+            page = await self.backend.list(request.query)  # type: ignore[arg-type]
+            answer["jobs"] = page.jobs
+            answer["nextCursor"] = page.next_cursor
+        replica = self.backend.freshness()
+        if replica is not None:
+            answer["replica"] = replica
+        return encode(answer)
+
+    async def _snapshot(self, request: Request) -> bytes:
+        """Write every job, as of now, to ``request.path``, which must not exist."""
+        path = Path(request.path)  # type: ignore[arg-type]
+        snapshot = await self.backend.snapshot()
+        checksum = await asyncio.to_thread(
+            write_snapshot, path, snapshot, self.server.node_id, now()
+        )
+        return encode(
+            {
+                "requestId": request.request_id,
+                "success": True,
+                "path": str(path),
+                "jobs": len(snapshot.jobs),
+                "raftIndex": snapshot.index,
+                "raftTerm": snapshot.term,
+                "sha256": checksum,
+            }
+        )
 
     async def _sync(self, request: Request) -> bytes:
         rid = request.request_id

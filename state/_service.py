@@ -30,6 +30,7 @@ async def serve_state(config: Config) -> None:
         config.state.socket,
         max_line_bytes=config.state.max_line_bytes,
         max_connections=config.state.max_connections,
+        node_id=config.server.node_id,
     )
     stop = stop_on_signals(log)
     async with server:

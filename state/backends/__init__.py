@@ -8,6 +8,7 @@ from joblet_cluster.common.errors import ConfigError
 from joblet_cluster.state.backends._base import (
     JobPage,
     StateBackend,
+    StoreSnapshot,
     SyncResult,
     WatchCallback,
     WatchEvent,
@@ -18,6 +19,7 @@ __all__ = [
     "JobPage",
     "MemoryBackend",
     "StateBackend",
+    "StoreSnapshot",
     "SyncResult",
     "WatchCallback",
     "WatchEvent",

@@ -34,6 +34,15 @@ class SyncResult:
     conflicts: list[str] = field(default_factory=list)  # ids stored as another node's jobs
 
 
+@dataclass(slots=True)
+class StoreSnapshot:
+    """Every job at one point of the store's history (a raft log index, when replicated)."""
+
+    jobs: list[JobRecord]
+    index: int | None = None  # the raft index applied when it was taken
+    term: int | None = None
+
+
 class StateBackend(Protocol):
     """Where job records live. Writes arrive in batches so a backend can group-commit."""
 
@@ -69,6 +78,27 @@ class StateBackend(Protocol):
 
     def cluster_status(self) -> dict[str, Any] | None:
         """The replication's view (leader, term, commit index, peers); None without one."""
+
+    def freshness(self) -> dict[str, Any] | None:
+        """How current a local read is (the leader, the replica's applied index); None
+        where every read is current."""
+
+    async def read_barrier(self) -> None:
+        """Return once a read here sees every change committed before the call
+        (``consistent: true`` reads)."""
+
+    async def snapshot(self) -> StoreSnapshot:
+        """Every job, consistent (one point of history) and at least as fresh as the call."""
+
+    async def restore(self, jobs: Sequence[JobRecord], first: bool) -> None:
+        """Disaster recovery: ``first`` empties the store, then ``jobs`` are stored as they
+        are (parts of one snapshot follow with ``first`` False)."""
+
+    async def change_membership(self, action: str, address: str) -> None:
+        """Add (``action`` "add") or remove a raft member; StateError where there is none."""
+
+    async def transfer_leadership(self, address: str | None) -> str:
+        """Hand leadership to ``address`` (None: the most caught-up peer); the new leader."""
 
     def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
         """Call ``callback`` for every committed change; returns the unsubscribe function."""

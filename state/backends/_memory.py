@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from sortedcontainers import SortedList
 
+from joblet_cluster.common.errors import StateError
 from joblet_cluster.state._changes import Change, Outcome, decide
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state._record import JobRecord
@@ -21,6 +22,7 @@ from joblet_cluster.state.backends._base import (
     JobPage,
     NodeEntry,
     NodeList,
+    StoreSnapshot,
     SyncResult,
     WatchCallback,
     WatchEvent,
@@ -150,6 +152,39 @@ class MemoryBackend:
     def cluster_status(self) -> NodeEntry | None:
         return None
 
+    def freshness(self) -> NodeEntry | None:
+        return None
+
+    async def read_barrier(self) -> None:
+        return None  # one copy: every read is current
+
+    async def snapshot(self) -> StoreSnapshot:
+        return StoreSnapshot(list(self._jobs.values()))
+
+    async def restore(self, jobs: Sequence[JobRecord], first: bool) -> None:
+        self.restore_now(jobs, first)
+
+    def restore_now(self, jobs: Sequence[JobRecord], first: bool) -> None:
+        """:meth:`restore` without a loop (the raft replica's). Watchers are not told:
+        a restore replaces history, it does not happen in it."""
+        if first:
+            self._jobs.clear()
+            self._all.clear()
+            self._by_status.clear()
+            self._by_node.clear()
+        for record in jobs:
+            stored = self._jobs.get(record["uuid"])
+            if stored is not None:
+                self._remove(stored)
+            self._insert(record)
+        self._revision += 1
+
+    async def change_membership(self, action: str, address: str) -> None:
+        raise _no_cluster()
+
+    async def transfer_leadership(self, address: str | None) -> str:
+        raise _no_cluster()
+
     def subscribe(self, callback: WatchCallback, node_id: str | None = None) -> Callable[[], None]:
         watcher = next(self._watcher_ids)
         self._watchers[watcher] = (callback, node_id)
@@ -249,3 +284,10 @@ class MemoryBackend:
             job = jobs[key[1]]
             if query.matches(job):
                 yield job
+
+
+def _no_cluster() -> StateError:
+    return StateError(
+        "state.backend memory has no cluster: membership needs state.backend raft",
+        "NOT_SUPPORTED",
+    )

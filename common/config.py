@@ -77,6 +77,10 @@ class ClusterConfig:
     # seconds a batch of changes may wait for its commit before the client is told
     # UNAVAILABLE (it keeps the changes and sends them again)
     commit_timeout: float = _key("commit_timeout", default=30.0)
+    # seconds the node lets its state service go without answering, without a good raft
+    # tick, or without applying while the leader commits, before it restarts the service
+    # (node/watchdog.py); long enough for an election and a catch-up
+    watchdog_timeout: float = _key("watchdog_timeout", default=10.0)
 
 
 @dataclass(frozen=True)
@@ -413,6 +417,8 @@ def _check_cross_fields(config: Config, where: str) -> None:
         fail("server.stop_grace_seconds", "must not be negative")
     if not 0 <= config.server.monitoring.port < 65536:
         fail("server.monitoring.port", f"{config.server.monitoring.port} is not a TCP port")
+    if config.cluster.watchdog_timeout < 1:
+        fail("cluster.watchdog_timeout", "must be at least 1 (seconds; the node pings every 1)")
     if config.state.max_line_bytes < 1024:
         fail("state.max_line_bytes", "must be at least 1024 bytes")
     if config.state.max_connections < 1:

@@ -3,7 +3,8 @@
 Each child's output is passed on line by line with a prefix (``[STATE]``, ``[PERSIST]``)
 so one terminal or journal shows the node. A child that exits while the node runs is
 started again after a backoff that doubles from 1 s to 30 s (reset once it has run for a
-minute).
+minute); one restarted on purpose (:meth:`Child.restart`, the node's watchdog) starts again
+at once.
 
 The services run in sessions of their own and outlive a node that is killed: a memory-
 backed state service holds the node's job history, which a restarted node must find
@@ -30,6 +31,7 @@ log = logging.getLogger("joblet.node.supervisor")
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
 STABLE_AFTER = 60.0  # seconds of running that reset the backoff
+GONE_TIMEOUT = 5.0  # seconds a restart waits for the killed process to be gone
 
 
 class Child:
@@ -42,6 +44,7 @@ class Child:
         self.restarts = 0
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._restart = asyncio.Event()  # set: start the service again now, no backoff
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._keep_running(), name=f"supervise-{self.service}")
@@ -71,13 +74,36 @@ class Child:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def restart(self) -> int | None:
+        """Start the service again now, without the crash backoff: for a service that runs
+        but no longer works (the node's watchdog). SIGKILL, because a hung or stopped
+        process would not act on SIGTERM; an adopted service is found through its socket.
+        Returns the pid killed, or None when none was running (it is between restarts)."""
+        if self._stopping:
+            return None
+        process = self.process
+        if process is not None and process.returncode is None:
+            self._restart.set()  # before the kill: _keep_running reads it when the process ends
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            with contextlib.suppress(TimeoutError):  # gone: nothing answers for it any more
+                await asyncio.wait_for(process.wait(), GONE_TIMEOUT)
+            return process.pid
+        pid = await asyncio.to_thread(_socket_owner, self.socket_path)
+        if pid is not None:  # adopted, not our child: wait until it is gone with its socket
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            await asyncio.to_thread(_wait_gone, pid, GONE_TIMEOUT)
+        self._restart.set()  # wakes the adopted loop, or cuts a crash backoff short
+        return pid
+
     async def _keep_running(self) -> None:
         delay = BACKOFF_FIRST
         while not self._stopping:
             if await _answers(self.socket_path):
                 log.info("%s is already running (%s): adopting it", self.service, self.socket_path)
                 while True:
-                    await asyncio.sleep(1.0)
+                    await self._pause(1.0)
                     if not await _answers(self.socket_path):
                         break
                 if self._stopping:
@@ -87,12 +113,22 @@ class Child:
             code = await self._run_once()
             if self._stopping:
                 return
+            self.restarts += 1
+            if self._restart.is_set():
+                self._restart.clear()
+                log.info("%s ended (%s) for a restart; starting it again now", self.service, code)
+                continue
             if time.monotonic() - started > STABLE_AFTER:
                 delay = BACKOFF_FIRST
-            self.restarts += 1
             log.error("%s exited with %s; starting it again in %.0fs", self.service, code, delay)
-            await asyncio.sleep(delay)
+            await self._pause(delay)
             delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _pause(self, seconds: float) -> None:
+        """``seconds``, or less when :meth:`restart` asks for the service now."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._restart.wait(), seconds)
+        self._restart.clear()
 
     async def _run_once(self) -> int:
         self.process = await asyncio.create_subprocess_exec(

@@ -427,6 +427,12 @@ async def test_ping_describes_the_service(client: StateClient, backend_name: str
     assert info["backend"] == backend_name
     assert isinstance(info["instanceId"], str) and len(info["instanceId"]) == 32
     assert isinstance(info["durable"], bool)
+    if backend_name == "raft":  # what the node's watchdog judges the replica by
+        assert info["raft"]["tickThreadAlive"] is True
+        assert info["raft"]["tickFailures"] == 0
+        assert info["raft"]["role"] in ("follower", "candidate", "leader")
+    else:
+        assert "raft" not in info
 
 
 async def test_sync_never_moves_created_at_and_keeps_indexes_whole(server: StateServer) -> None:

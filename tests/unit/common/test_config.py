@@ -47,6 +47,7 @@ FULL: dict = {
         "election_timeout_min": 0.2,
         "election_timeout_max": 0.6,
         "commit_timeout": 5.0,
+        "watchdog_timeout": 4.0,
     },
     "state": {
         "backend": "redis",
@@ -365,6 +366,7 @@ def test_port_at_the_range_ends_is_accepted(tmp_path, port):
         (MINIMAL + "state:\n  max_line_bytes: 1023\n", "state.max_line_bytes"),
         (MINIMAL + "state:\n  max_connections: 0\n", "state.max_connections"),
         (MINIMAL + "state:\n  socket: ''\n", "state.socket"),
+        (MINIMAL + "cluster:\n  watchdog_timeout: 0.5\n", "cluster.watchdog_timeout"),
         (
             MINIMAL + "persist:\n  ipc:\n    max_message_size: 1000\n",
             "persist.ipc.max_message_size",

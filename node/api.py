@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TypeAlias, TypeVar
 import grpc
 
 from joblet_cluster.common.durations import parse_rfc3339
-from joblet_cluster.common.errors import InvalidInput, JobletError
+from joblet_cluster.common.errors import InvalidInput, JobletError, StateError
 from joblet_cluster.common.tls import Role, peer_role
 from joblet_cluster.common.version import VERSION
 from joblet_cluster.node.executor import write_uploads
@@ -37,6 +37,7 @@ from joblet_cluster.proto import persist_pb2 as ppb
 from joblet_cluster.state import JobRecord, JobStatus, StateClient, is_terminal
 
 log = logging.getLogger("joblet.node.api")
+SNAPSHOT_CHUNK = 1024 * 1024  # bytes of the snapshot file per message
 FORWARD_TIMEOUT = 60.0  # seconds for a forwarded call (a stop waits for the job's grace)
 T = TypeVar("T")
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -324,11 +325,22 @@ async def _answer(context: Context, call: Awaitable[T]) -> T:
         return await call
     except InvalidInput as exc:
         await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc)
+    except StateError as exc:
+        code = _STATE_CODES.get(exc.code, grpc.StatusCode.FAILED_PRECONDITION)
+        await _abort(context, code, exc)
     except JobletError as exc:
         await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, exc)
 
 
-async def _abort(context: Context, code: grpc.StatusCode, exc: Exception) -> NoReturn:
+_STATE_CODES = {
+    "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "ALREADY_EXISTS": grpc.StatusCode.ALREADY_EXISTS,
+    "INVALID_REQUEST": grpc.StatusCode.INVALID_ARGUMENT,
+    "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
+}
+
+
+async def _abort(context: Context, code: grpc.StatusCode, exc: Exception | str) -> NoReturn:
     await context.abort(code, str(exc))
     raise AssertionError("abort() raises")
 
@@ -336,10 +348,89 @@ async def _abort(context: Context, code: grpc.StatusCode, exc: Exception) -> NoR
 class ClusterService(cluster_pb2_grpc.ClusterServiceServicer):
     """Our own cluster operations (``rnx cluster``, ``rnx nodes``)."""
 
-    def __init__(self, node_id: str, access: Access, state: StateClient) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        access: Access,
+        state: StateClient,
+        peers: Peers,
+        snapshot_dir: Path,
+    ) -> None:
         self.node_id = node_id
         self.access = access
         self.state = state
+        self.peers = peers
+        self.snapshot_dir = snapshot_dir  # where the state service writes a snapshot
+
+    async def AddMember(self, request: cpb.MemberRequest, context: Context) -> cpb.ClusterStatus:
+        await self.access.require(context, Role.ADMIN)
+        await _answer(context, self.state.change_members("add", request.address))
+        return await self.Status(cpb.ClusterStatusRequest(), context)
+
+    async def RemoveMember(self, request: cpb.MemberRequest, context: Context) -> cpb.ClusterStatus:
+        await self.access.require(context, Role.ADMIN)
+        await _answer(context, self.state.change_members("remove", request.address))
+        return await self.Status(cpb.ClusterStatusRequest(), context)
+
+    async def TransferLeader(
+        self, request: cpb.TransferLeaderRequest, context: Context
+    ) -> cpb.TransferLeaderResponse:
+        """Run on the leader: another node passes the call on to it."""
+        await self.access.require(context, Role.ADMIN)
+        answer = await self.state.nodes()
+        raft = answer.get("cluster")
+        if raft is None:
+            await _abort(
+                context,
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "this node has no cluster (state.backend)",
+            )
+        by_raft = {e.get("raftAddress"): e["nodeId"] for e in answer["nodes"]}
+        target = next(
+            (e.get("raftAddress") for e in answer["nodes"] if e["nodeId"] == request.node),
+            request.node or None,
+        )
+        leader = raft.get("leader")
+        if leader is None:
+            await _abort(context, grpc.StatusCode.UNAVAILABLE, "the cluster has no leader now")
+        if leader != raft["self"]:
+            owner = by_raft.get(leader)
+            if owner is None:
+                await _abort(
+                    context,
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"the leader {leader} is no registered node",
+                )
+            try:
+                stub = await self.peers.cluster(owner)
+            except NodeDown as exc:
+                await _abort(context, grpc.StatusCode.UNAVAILABLE, exc)
+            forwarded = cpb.TransferLeaderRequest(node=target or "")
+            return await _relay(context, stub.TransferLeader(forwarded, timeout=FORWARD_TIMEOUT))
+        new_leader = await _answer(context, self.state.transfer_leadership(target))
+        return cpb.TransferLeaderResponse(leader=new_leader)
+
+    async def SaveSnapshot(
+        self, request: cpb.SaveSnapshotRequest, context: Context
+    ) -> AsyncIterator[cpb.SnapshotChunk]:
+        await self.access.require(context, Role.ADMIN)
+        await asyncio.to_thread(self.snapshot_dir.mkdir, mode=0o700, parents=True, exist_ok=True)
+        path = self.snapshot_dir / f"{uuid.uuid4()}.snapshot"
+        try:
+            taken = await _answer(context, self.state.snapshot(path))
+            first = cpb.SnapshotChunk(
+                jobs=taken["jobs"],
+                sha256=taken["sha256"],
+                raft_index=taken.get("raftIndex") or 0,
+                raft_term=taken.get("raftTerm") or 0,
+            )
+            with path.open("rb") as source:
+                while data := await asyncio.to_thread(source.read, SNAPSHOT_CHUNK):
+                    first.data = data
+                    yield first
+                    first = cpb.SnapshotChunk()
+        finally:
+            path.unlink(missing_ok=True)
 
     async def Status(
         self, request: cpb.ClusterStatusRequest, context: Context

@@ -19,7 +19,8 @@ from joblet_cluster.node.certs import generate
 from joblet_cluster.node.daemon import serve_node
 from joblet_cluster.node.dev import run_dev
 from joblet_cluster.persist import serve_persist
-from joblet_cluster.state import serve_state
+from joblet_cluster.state import StateClient, serve_state
+from joblet_cluster.state._snapshot import read_snapshot
 
 app = typer.Typer(
     name="joblet",
@@ -62,10 +63,50 @@ def _serve(config: Path | None, serve: Callable[[Config], Coroutine[Any, Any, No
         _fail(exc, 1)
 
 
-@app.command()
-def state(config: ConfigOption = None) -> None:
+state_app = typer.Typer(
+    help="Run the state service (job metadata over a unix socket) in the foreground; "
+    "or restore a snapshot into it."
+)
+app.add_typer(state_app, name="state")
+
+
+@state_app.callback(invoke_without_command=True)
+def state(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Run the state service (job metadata over a unix socket) in the foreground."""
-    _serve(config, serve_state)
+    if ctx.invoked_subcommand is None:
+        _serve(config, serve_state)
+
+
+@state_app.command("restore")
+def state_restore(
+    file: Annotated[Path, typer.Argument(help="A file `rnx cluster snapshot save` wrote.")],
+    config: ConfigOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace every job of the cluster without asking.")
+    ] = False,
+) -> None:
+    """Disaster recovery: replace every job in the store (the whole cluster's, through
+    the raft log) with the snapshot's. The node's state service must be running."""
+    try:
+        loaded = load_config(config)
+        header, jobs = read_snapshot(file)
+    except JobletError as exc:
+        _fail(exc)
+    if not yes and not typer.confirm(
+        f"replace every job in the cluster with the {len(jobs)} jobs of {file} "
+        f"(taken {header.get('takenAt')} on {header.get('nodeId')})?"
+    ):
+        _fail(JobletError("nothing restored"), 1)
+
+    async def restore() -> int:
+        async with StateClient(loaded.state.socket, connect_timeout=10) as client:
+            return await client.restore(jobs)
+
+    try:
+        restored = aio.run(restore())
+    except JobletError as exc:
+        _fail(exc, 1)
+    typer.echo(f"restored {restored} jobs from {file}")
 
 
 @app.command()

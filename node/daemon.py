@@ -20,6 +20,7 @@ import grpc
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     generate_latest,
@@ -41,6 +42,7 @@ from joblet_cluster.node.jobs import JobManager
 from joblet_cluster.node.limits import Cgroups
 from joblet_cluster.node.peers import HEARTBEAT_EVERY, Peers
 from joblet_cluster.node.supervisor import Child
+from joblet_cluster.node.watchdog import Limits, Watchdog
 from joblet_cluster.persist import PersistClient
 from joblet_cluster.proto import cluster_pb2_grpc, joblet_pb2_grpc, persist_pb2_grpc
 from joblet_cluster.state import StateClient
@@ -75,6 +77,7 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         config.state.socket, node_id=server_config.node_id, connect_timeout=CONNECT_TIMEOUT
     )
     persist = PersistClient(config.persist.ipc.socket, connect_timeout=CONNECT_TIMEOUT)
+    watchdog: asyncio.Task[None] | None = None
     try:
         await state.start()
         await persist.start()
@@ -96,6 +99,16 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
             buckets=(0.1, 1, 10, 60, 600, 3600, 6 * 3600, 24 * 3600),
             registry=registry,
         )
+        restarts = Counter(
+            "joblet_state_watchdog_restarts",
+            "State service restarts by the watchdog (hung, or its raft replica stopped working)",
+            registry=registry,
+        )
+        if children and config.state.backend == "raft":  # see node/watchdog.py
+            limits = Limits(config.cluster.watchdog_timeout)
+            watchdog = asyncio.create_task(
+                Watchdog(state, children[0], limits, restarts.inc).run(), name="state-watchdog"
+            )
         jobs = JobManager(
             server_config.node_id,
             state,
@@ -138,7 +151,14 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
             server,
         )
         cluster_pb2_grpc.add_ClusterServiceServicer_to_server(
-            ClusterService(server_config.node_id, access, state), server
+            ClusterService(
+                server_config.node_id,
+                access,
+                state,
+                peers,
+                Path(config.cluster.data_dir) / "snapshots",
+            ),
+            server,
         )
         joblet_pb2_grpc.add_MonitoringServiceServicer_to_server(
             MonitoringService(server_config.node_id, access, [server_config.address]), server
@@ -171,6 +191,8 @@ async def serve_node(config: Config, insecure: bool = False, supervise: bool = T
         await persist.flush(10)
         await query_channel.close()
     finally:
+        if watchdog is not None:  # before the services stop, which it would see as failures
+            watchdog.cancel()
         with contextlib.suppress(Exception):
             await persist.close()
         with contextlib.suppress(Exception):
@@ -254,8 +276,8 @@ def _monitoring(
     state: StateClient,
     persist: PersistClient,
 ) -> HTTPEndpoint | None:
-    """``/metrics`` (jobs by status, their durations, the clients' queues and resends)
-    and ``/health``."""
+    """``/metrics`` (jobs by status, their durations, the clients' queues and resends,
+    the state watchdog's restarts) and ``/health``."""
     settings = config.server.monitoring
     if not settings.enabled:
         return None

@@ -16,7 +16,7 @@ import grpc
 
 from joblet_cluster.common.durations import parse_rfc3339
 from joblet_cluster.common.tls import channel_options
-from joblet_cluster.proto import joblet_pb2_grpc
+from joblet_cluster.proto import cluster_pb2_grpc, joblet_pb2_grpc
 from joblet_cluster.state import StateClient
 
 HEARTBEAT_EVERY = 2.0  # seconds between a node's registrations
@@ -35,6 +35,14 @@ class Peers:
 
     async def jobs(self, node_id: str) -> joblet_pb2_grpc.JobServiceStub:
         """A stub for ``node_id``'s API; :class:`NodeDown` when it is not alive."""
+        return joblet_pb2_grpc.JobServiceStub(await self._channel_to(node_id))
+
+    async def cluster(self, node_id: str) -> cluster_pb2_grpc.ClusterServiceStub:
+        """A stub for ``node_id``'s cluster operations; :class:`NodeDown` when it is not
+        alive."""
+        return cluster_pb2_grpc.ClusterServiceStub(await self._channel_to(node_id))
+
+    async def _channel_to(self, node_id: str) -> grpc.aio.Channel:
         registry = (await self.state.nodes())["nodes"]
         entry = next((node for node in registry if node["nodeId"] == node_id), None)
         if entry is None:
@@ -44,7 +52,7 @@ class Peers:
             raise NodeDown(
                 f"node {node_id} ({entry['address']}) is down: no heartbeat for {silent:.0f}s"
             )
-        return joblet_pb2_grpc.JobServiceStub(self._channel(entry["address"]))
+        return self._channel(entry["address"])
 
     async def least_loaded(self, prefer: str) -> str:
         """The up node running the fewest jobs (``prefer`` on a tie, then by id)."""

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"joblet_cluster/proto/cluster.proto\x12\x0ejoblet_cluster\"\x16\n\x14\x43lusterStatusRequest\"u\n\rClusterStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12)\n\x05nodes\x18\x02 \x03(\x0b\x32\x1a.joblet_cluster.NodeStatus\x12(\n\x04raft\x18\x03 \x01(\x0b\x32\x1a.joblet_cluster.RaftStatus\"\xa9\x01\n\nNodeStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\n\n\x02up\x18\x04 \x01(\x08\x12\x14\n\x0crunning_jobs\x18\x05 \x01(\x05\x12\x15\n\rheartbeat_age\x18\x06 \x01(\x01\x12\x14\n\x0craft_address\x18\x07 \x01(\t\x12\x0c\n\x04role\x18\x08 \x01(\t\x12\x0b\n\x03lag\x18\t \x01(\x03\"\xd6\x01\n\nRaftStatus\x12\x0c\n\x04self\x18\x01 \x01(\t\x12\x0e\n\x06leader\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0c\n\x04term\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ommit_index\x18\x05 \x01(\x03\x12\x14\n\x0clast_applied\x18\x06 \x01(\x03\x12\x34\n\x05peers\x18\x07 \x03(\x0b\x32%.joblet_cluster.RaftStatus.PeersEntry\x1a,\n\nPeersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32_\n\x0e\x43lusterService\x12M\n\x06Status\x12$.joblet_cluster.ClusterStatusRequest\x1a\x1d.joblet_cluster.ClusterStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"joblet_cluster/proto/cluster.proto\x12\x0ejoblet_cluster\" \n\rMemberRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"%\n\x15TransferLeaderRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\"(\n\x16TransferLeaderResponse\x12\x0e\n\x06leader\x18\x01 \x01(\t\"\x15\n\x13SaveSnapshotRequest\"b\n\rSnapshotChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0c\n\x04jobs\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nraft_index\x18\x04 \x01(\x03\x12\x11\n\traft_term\x18\x05 \x01(\x03\"\x16\n\x14\x43lusterStatusRequest\"u\n\rClusterStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12)\n\x05nodes\x18\x02 \x03(\x0b\x32\x1a.joblet_cluster.NodeStatus\x12(\n\x04raft\x18\x03 \x01(\x0b\x32\x1a.joblet_cluster.RaftStatus\"\xa9\x01\n\nNodeStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\n\n\x02up\x18\x04 \x01(\x08\x12\x14\n\x0crunning_jobs\x18\x05 \x01(\x05\x12\x15\n\rheartbeat_age\x18\x06 \x01(\x01\x12\x14\n\x0craft_address\x18\x07 \x01(\t\x12\x0c\n\x04role\x18\x08 \x01(\t\x12\x0b\n\x03lag\x18\t \x01(\x03\"\xd6\x01\n\nRaftStatus\x12\x0c\n\x04self\x18\x01 \x01(\t\x12\x0e\n\x06leader\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0c\n\x04term\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ommit_index\x18\x05 \x01(\x03\x12\x14\n\x0clast_applied\x18\x06 \x01(\x03\x12\x34\n\x05peers\x18\x07 \x03(\x0b\x32%.joblet_cluster.RaftStatus.PeersEntry\x1a,\n\nPeersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xaf\x03\n\x0e\x43lusterService\x12M\n\x06Status\x12$.joblet_cluster.ClusterStatusRequest\x1a\x1d.joblet_cluster.ClusterStatus\x12I\n\tAddMember\x12\x1d.joblet_cluster.MemberRequest\x1a\x1d.joblet_cluster.ClusterStatus\x12L\n\x0cRemoveMember\x12\x1d.joblet_cluster.MemberRequest\x1a\x1d.joblet_cluster.ClusterStatus\x12_\n\x0eTransferLeader\x12%.joblet_cluster.TransferLeaderRequest\x1a&.joblet_cluster.TransferLeaderResponse\x12T\n\x0cSaveSnapshot\x12#.joblet_cluster.SaveSnapshotRequest\x1a\x1d.joblet_cluster.SnapshotChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,16 +33,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RAFTSTATUS_PEERSENTRY']._loaded_options = None
   _globals['_RAFTSTATUS_PEERSENTRY']._serialized_options = b'8\001'
-  _globals['_CLUSTERSTATUSREQUEST']._serialized_start=54
-  _globals['_CLUSTERSTATUSREQUEST']._serialized_end=76
-  _globals['_CLUSTERSTATUS']._serialized_start=78
-  _globals['_CLUSTERSTATUS']._serialized_end=195
-  _globals['_NODESTATUS']._serialized_start=198
-  _globals['_NODESTATUS']._serialized_end=367
-  _globals['_RAFTSTATUS']._serialized_start=370
-  _globals['_RAFTSTATUS']._serialized_end=584
-  _globals['_RAFTSTATUS_PEERSENTRY']._serialized_start=540
-  _globals['_RAFTSTATUS_PEERSENTRY']._serialized_end=584
-  _globals['_CLUSTERSERVICE']._serialized_start=586
-  _globals['_CLUSTERSERVICE']._serialized_end=681
+  _globals['_MEMBERREQUEST']._serialized_start=54
+  _globals['_MEMBERREQUEST']._serialized_end=86
+  _globals['_TRANSFERLEADERREQUEST']._serialized_start=88
+  _globals['_TRANSFERLEADERREQUEST']._serialized_end=125
+  _globals['_TRANSFERLEADERRESPONSE']._serialized_start=127
+  _globals['_TRANSFERLEADERRESPONSE']._serialized_end=167
+  _globals['_SAVESNAPSHOTREQUEST']._serialized_start=169
+  _globals['_SAVESNAPSHOTREQUEST']._serialized_end=190
+  _globals['_SNAPSHOTCHUNK']._serialized_start=192
+  _globals['_SNAPSHOTCHUNK']._serialized_end=290
+  _globals['_CLUSTERSTATUSREQUEST']._serialized_start=292
+  _globals['_CLUSTERSTATUSREQUEST']._serialized_end=314
+  _globals['_CLUSTERSTATUS']._serialized_start=316
+  _globals['_CLUSTERSTATUS']._serialized_end=433
+  _globals['_NODESTATUS']._serialized_start=436
+  _globals['_NODESTATUS']._serialized_end=605
+  _globals['_RAFTSTATUS']._serialized_start=608
+  _globals['_RAFTSTATUS']._serialized_end=822
+  _globals['_RAFTSTATUS_PEERSENTRY']._serialized_start=778
+  _globals['_RAFTSTATUS_PEERSENTRY']._serialized_end=822
+  _globals['_CLUSTERSERVICE']._serialized_start=825
+  _globals['_CLUSTERSERVICE']._serialized_end=1256
 # @@protoc_insertion_point(module_scope)

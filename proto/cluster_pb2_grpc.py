@@ -39,6 +39,26 @@ class ClusterServiceStub:
                 request_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatusRequest.SerializeToString,
                 response_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.FromString,
                 _registered_method=True)
+        self.AddMember = channel.unary_unary(
+                '/joblet_cluster.ClusterService/AddMember',
+                request_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.MemberRequest.SerializeToString,
+                response_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.FromString,
+                _registered_method=True)
+        self.RemoveMember = channel.unary_unary(
+                '/joblet_cluster.ClusterService/RemoveMember',
+                request_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.MemberRequest.SerializeToString,
+                response_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.FromString,
+                _registered_method=True)
+        self.TransferLeader = channel.unary_unary(
+                '/joblet_cluster.ClusterService/TransferLeader',
+                request_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.TransferLeaderRequest.SerializeToString,
+                response_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.TransferLeaderResponse.FromString,
+                _registered_method=True)
+        self.SaveSnapshot = channel.unary_stream(
+                '/joblet_cluster.ClusterService/SaveSnapshot',
+                request_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.SaveSnapshotRequest.SerializeToString,
+                response_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
 
 
 class ClusterServiceServicer:
@@ -51,6 +71,33 @@ class ClusterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddMember(self, request, context):
+        """Raft membership (admin): one change at a time, refused while another is in progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferLeader(self, request, context):
+        """Hand leadership to a node (admin); any node forwards it to the leader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SaveSnapshot(self, request, context):
+        """Every job, consistent and current, as the snapshot file (admin): its bytes in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +105,26 @@ def add_ClusterServiceServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatusRequest.FromString,
                     response_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.SerializeToString,
+            ),
+            'AddMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMember,
+                    request_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.MemberRequest.FromString,
+                    response_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.SerializeToString,
+            ),
+            'RemoveMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveMember,
+                    request_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.MemberRequest.FromString,
+                    response_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.SerializeToString,
+            ),
+            'TransferLeader': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferLeader,
+                    request_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.TransferLeaderRequest.FromString,
+                    response_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.TransferLeaderResponse.SerializeToString,
+            ),
+            'SaveSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.SaveSnapshot,
+                    request_deserializer=joblet__cluster_dot_proto_dot_cluster__pb2.SaveSnapshotRequest.FromString,
+                    response_serializer=joblet__cluster_dot_proto_dot_cluster__pb2.SnapshotChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +154,114 @@ class ClusterService:
             '/joblet_cluster.ClusterService/Status',
             joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatusRequest.SerializeToString,
             joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/joblet_cluster.ClusterService/AddMember',
+            joblet__cluster_dot_proto_dot_cluster__pb2.MemberRequest.SerializeToString,
+            joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/joblet_cluster.ClusterService/RemoveMember',
+            joblet__cluster_dot_proto_dot_cluster__pb2.MemberRequest.SerializeToString,
+            joblet__cluster_dot_proto_dot_cluster__pb2.ClusterStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferLeader(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/joblet_cluster.ClusterService/TransferLeader',
+            joblet__cluster_dot_proto_dot_cluster__pb2.TransferLeaderRequest.SerializeToString,
+            joblet__cluster_dot_proto_dot_cluster__pb2.TransferLeaderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/joblet_cluster.ClusterService/SaveSnapshot',
+            joblet__cluster_dot_proto_dot_cluster__pb2.SaveSnapshotRequest.SerializeToString,
+            joblet__cluster_dot_proto_dot_cluster__pb2.SnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,

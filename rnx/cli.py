@@ -23,10 +23,19 @@ import typer
 
 from joblet_cluster.common.errors import ConfigError, InvalidInput
 from joblet_cluster.common.version import VERSION
+from joblet_cluster.proto import cluster_pb2
 from joblet_cluster.rnx import cluster, jobs
+from joblet_cluster.rnx.connect import REQUEST_TIMEOUT
 from joblet_cluster.rnx.errors import ExitCode, RnxError
 from joblet_cluster.rnx.nodes import probe, probe_all
-from joblet_cluster.rnx.output import show_nodes, show_version, waiting
+from joblet_cluster.rnx.output import (
+    message_dict,
+    print_json,
+    show_cluster_nodes,
+    show_nodes,
+    show_version,
+    waiting,
+)
 from joblet_cluster.rnx.session import Session, require_subcommand, session_of
 
 app = typer.Typer(
@@ -70,13 +79,34 @@ def _root(
 
 
 @app.command()
-def nodes(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """List every node of the config file: its node id, whether it answers, its version."""
+def nodes(
+    ctx: typer.Context,
+    json_output: JsonFlag = False,
+    probe_config: Annotated[
+        bool,
+        typer.Option(
+            "--probe",
+            help="Instead ask every node of the config file whether it answers "
+            "(works with nodes that are not in one cluster, and with Joblet's own).",
+        ),
+    ] = False,
+) -> None:
+    """Every node of the cluster: address, raft role, up or down, running jobs, lag."""
     session = session_of(ctx)
-    entries = list(session.config().nodes.values())
-    with waiting(f"asking {len(entries)} nodes"):
-        reports = probe_all(entries)
-    show_nodes(reports, session.wants_json(json_output))
+    if probe_config:
+        entries = list(session.config().nodes.values())
+        with waiting(f"asking {len(entries)} nodes"):
+            reports = probe_all(entries)
+        show_nodes(reports, session.wants_json(json_output))
+        return
+    with session.connect() as connection, waiting("asking the cluster"):
+        answer = connection.cluster.Status(
+            cluster_pb2.ClusterStatusRequest(), timeout=REQUEST_TIMEOUT
+        )
+    if session.wants_json(json_output):
+        print_json([message_dict(node) for node in answer.nodes])
+    else:
+        show_cluster_nodes(answer.nodes)
 
 
 @app.command()

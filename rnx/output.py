@@ -321,6 +321,11 @@ def show_cluster(status: cluster_pb2.ClusterStatus) -> None:
         )
     else:
         note(f"answered by {status.node_id}: no replication (state.backend memory)")
+    show_cluster_nodes(status.nodes)
+
+
+def show_cluster_nodes(nodes: Sequence[cluster_pb2.NodeStatus]) -> None:
+    """One row per node of the cluster's registry (``rnx nodes``, ``rnx cluster status``)."""
     rows: list[list[Text | str]] = [
         [
             node.node_id,
@@ -331,7 +336,7 @@ def show_cluster(status: cluster_pb2.ClusterStatus) -> None:
             str(node.lag),
             node.version or "-",
         ]
-        for node in status.nodes
+        for node in nodes
     ]
     _print_table(["NODE", "ADDRESS", "ROLE", "STATUS", "RUNNING", "LAG", "VERSION"], rows)
 

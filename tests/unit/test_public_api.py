@@ -32,6 +32,7 @@ BACKENDS_ALL = [
     "JobPage",
     "MemoryBackend",
     "StateBackend",
+    "StoreSnapshot",
     "SyncResult",
     "WatchCallback",
     "WatchEvent",

@@ -78,10 +78,14 @@ def test_exit_codes_for_usage_viewer_and_unreachable(node: Node, tmp_path: Path)
     assert unreachable.stderr.startswith("rnx: ")
 
 
-def test_nodes_shows_every_node_of_the_config(node: Node) -> None:
+def test_nodes_shows_the_registry_or_probes_every_node_of_the_config(node: Node) -> None:
     shown = rnx(node, "--json", "nodes")
     assert shown.returncode == 0, shown.stderr
-    reports = json.loads(shown.stdout)
+    (alone,) = json.loads(shown.stdout)  # a node alone registers itself all the same
+    assert alone["node_id"] == "node-1" and alone["up"] and alone["role"] in ("leader", "")
+    probed = rnx(node, "--json", "nodes", "--probe")
+    assert probed.returncode == 0, probed.stderr
+    reports = json.loads(probed.stdout)
     assert {"default", "viewer", "node-1"} <= {r["name"] for r in reports}
     assert all(r["up"] and r["node_id"] == "node-1" for r in reports), reports
 

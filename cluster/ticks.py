@@ -37,9 +37,9 @@ class WatchedSyncObj(SyncObj):
         self.on_tick.append(call)
 
     def _onTick(self, timeToWait: float = 0.0) -> None:
-        while self.on_tick:
-            self.on_tick.popleft()()
         try:
+            while self.on_tick:
+                self.on_tick.popleft()()
             super()._onTick(timeToWait)
         except Exception:
             self.tick_failures += 1

@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## the package and its test tools, in .venv
 
-redis:  ## redis-server, which the benchmarks compare against (Debian package)
-	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+redis:  ## redis-server and etcd, which the benchmarks compare against (Debian packages)
+	@command -v redis-server >/dev/null && command -v etcd >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server etcd-server; }
 
 test: install redis  ## lint, type-check, then every test tier and the benchmarks in smoke mode
 	$(PY) -m ruff check .

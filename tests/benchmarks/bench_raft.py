@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 from joblet_cluster.common import aio
 from joblet_cluster.state import StateClient, now, transition
+from tests.benchmarks._etcd import etcd_changes, etcd_cluster, job_changes
 from tests.benchmarks.bench_state_ipc import make_jobs, percentile, updates_for
 from tests.support import RaftReplicas, machine
 
@@ -120,16 +122,10 @@ async def catch_up(replicas: RaftReplicas, wipe: bool) -> float:
     return time.perf_counter() - start
 
 
-async def run(args: argparse.Namespace) -> None:
-    print(f"machine: {machine()}")
-    print(
-        f"3 raft replicas on loopback, journal + dump on; {args.jobs:,} jobs: "
-        f"{args.jobs:,} creates then {args.jobs:,} updates, pipeline {args.depth} per node"
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-raft-") as tmp,
-        RaftReplicas(Path(tmp), election_timeout_min=0.4, election_timeout_max=1.4) as replicas,
-    ):
+async def raft_side(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    """Every raft figure, from one three-replica cluster."""
+    figures: dict[str, Any] = {}
+    with RaftReplicas(directory, election_timeout_min=0.4, election_timeout_max=1.4) as replicas:
         await replicas.leader()
         clients = [
             StateClient(
@@ -145,30 +141,85 @@ async def run(args: argparse.Namespace) -> None:
             await client.start()
         share = args.jobs // NODES
         jobs = [make_jobs(share, f"node-{n + 1}", f"n{n + 1}") for n in range(NODES)]
-        create_rate = await committed_rate(clients, "create", jobs)
+        figures["create"] = await committed_rate(clients, "create", jobs)
         updates = [updates_for(mine, 1) for mine in jobs]
-        update_rate = await committed_rate(clients, "update", updates)
+        figures["update"] = await committed_rate(clients, "update", updates)
         paced = [updates_for(mine, 1)[: args.latency_changes // NODES] for mine in updates]
-        paced_rate, latency = await paced_latencies(clients, paced, args.callers)
+        figures["paced"] = await paced_latencies(clients, paced, args.callers)
         for client in clients:
             await client.close()
-        print(f"committed creates: {create_rate:>10,.0f} changes/s")
-        print(f"committed updates: {update_rate:>10,.0f} changes/s")
+        figures["restart"] = await catch_up(replicas, wipe=False)
+        figures["wiped"] = await catch_up(replicas, wipe=True)
+        figures["failovers"] = await failovers(replicas, args.kills)
+    return figures
+
+
+async def etcd_side(args: argparse.Namespace, directory: Path, rate: float) -> dict[str, Any]:
+    """The same creates and updates through etcd, and latency at our paced rate."""
+    with etcd_cluster(directory) as endpoints:
+        creates, updates = job_changes(args.jobs)
+        light = job_changes(args.latency_changes)[0]
+        paced = await etcd_changes(endpoints, light, window=64, clients=NODES, rate=rate)
+        window = args.etcd_window
+        create = await etcd_changes(endpoints, creates, window=window, clients=NODES)
+        update = await etcd_changes(endpoints, updates, window=window, clients=NODES)
+    for result in (paced, create, update):
+        assert not result.failed, f"etcd refused changes: {dict(result.errors)}"
+    return {"create": create, "update": update, "paced": paced}
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"machine: {machine()}")
+    print(
+        f"3 raft replicas on loopback, journal + dump on; {args.jobs:,} jobs: {args.jobs:,} "
+        f"creates then {args.jobs:,} updates, pipeline {args.depth} per node (3 clients)"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-raft-") as tmp:
+        ours = await raft_side(args, Path(tmp) / "raft")
+        paced_rate, latency = ours["paced"]
+        theirs = await etcd_side(args, Path(tmp) / "etcd", paced_rate)
+    print(f"{'':<44}{'ours (raft)':>16}{'etcd':>16}{'ratio':>8}")
+    for op in ("create", "update"):
+        mine, other = ours[op], theirs[op].rate
         print(
-            f"commit latency, {args.callers} callers per node ({paced_rate:,.0f} changes/s): "
-            f"p50 {percentile(latency, 0.5) * 1e3:.1f} ms, "
-            f"p99 {percentile(latency, 0.99) * 1e3:.1f} ms"
+            f"{'committed ' + op + 's, changes/s':<44}{mine:>16,.0f}{other:>16,.0f}"
+            f"{mine / other:>8.1f}"
         )
+    other = theirs["paced"]
+    print(
+        f"{'commit latency p50 / p99 at moderate load':<44}"
+        f"{ms(percentile(latency, 0.5)) + ' / ' + ms(percentile(latency, 0.99)):>24}"
+        f"{ms(other.percentile(0.5)) + ' / ' + ms(other.percentile(0.99)):>24}"
+    )
+    print(
+        f"  (ours: {args.callers} callers per node each waiting, {paced_rate:,.0f} changes/s; "
+        f"etcd: paced at that rate, {other.rate:,.0f} changes/s; etcd window "
+        f"{args.etcd_window} for the throughput rows)"
+    )
+    times = ours["failovers"]
+    print(
+        f"leader failover over {len(times)} kills: median {statistics.median(times):.2f} s, "
+        f"max {max(times):.2f} s"
+    )
+    print(
+        f"catch-up of a follower holding {args.jobs:,} jobs: restarted "
+        f"{ours['restart']:.2f} s, wiped data dir {ours['wiped']:.2f} s"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds; checks it runs")
     parser.add_argument("--jobs", type=int, default=100_000)
-    parser.add_argument("--depth", type=int, default=1024, help="pipeline depth per client")
+    parser.add_argument("--depth", type=int, default=4096, help="pipeline depth per client")
     parser.add_argument("--callers", type=int, default=4, help="latency callers per node")
     parser.add_argument("--latency-changes", type=int, default=6_000)
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--etcd-window", type=int, default=64, help="etcd in flight per client")
     args = parser.parse_args()
     if args.smoke:
         args.jobs, args.latency_changes, args.kills = 3_000, 300, 2

@@ -16,6 +16,7 @@ BENCHMARKS = {  # module: what its report must mention
     "tests.benchmarks.bench_local_backend": "lines/s",
     "tests.benchmarks.bench_persist": "lines/s",
     "tests.benchmarks.bench_node": "jobs/s",
+    "tests.benchmarks.bench_raft": "changes/s",
 }
 
 

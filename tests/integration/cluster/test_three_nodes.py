@@ -3,51 +3,21 @@ a job go to the node that owns it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 
-from joblet_cluster.node.dev import prepare, wait_ready
 from joblet_cluster.proto import joblet_pb2 as pb
-from joblet_cluster.state import StateClient
 from tests.integration.node.conftest import Node
 
 TERMINAL = {"COMPLETED", "FAILED", "STOPPED", "CANCELED"}
 
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[Node]]:
-    nodes = [Node(tmp_path, spec) for spec in prepare(tmp_path, 3)]
-    for node in nodes:  # all at once: a node's store needs a majority to commit anything
-        node.start(wait=False)
-    try:
-        wait_ready([n.spec for n in nodes], [n.process for n in nodes])  # type: ignore[misc]
-        asyncio.run(_all_registered(nodes[0], len(nodes)))
-        yield nodes
-    finally:  # all at once too, so each can still commit its jobs' last changes
-        running = [n.process for n in nodes if n.process is not None and n.process.poll() is None]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-        for process in running:
-            process.wait(60)
-
-
-async def _all_registered(node: Node, count: int) -> None:
-    """Until every node's registration has reached ``node``'s replica."""
-    async with StateClient(node.config["state"]["socket"]) as state:
-        deadline = time.monotonic() + 30
-        while len((await state.nodes())["nodes"]) < count:
-            assert time.monotonic() < deadline, await state.nodes()
-            await asyncio.sleep(0.05)
+# ``cluster``: three running nodes (conftest.py)
 
 
 def test_any_node_sees_a_job_and_can_follow_and_stop_another_nodes_job(

@@ -10,12 +10,15 @@ the node restart the service, whose replica then reloads its journal and resyncs
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from pysyncobj import SyncObj
+
+log = logging.getLogger("joblet.cluster")
 
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}  # pysyncobj's _RAFT_STATE
 
@@ -29,7 +32,40 @@ class WatchedSyncObj(SyncObj):
         self.tick_failures = 0
         self.last_good_tick = time.monotonic()
         self.on_tick: deque[Callable[[], None]] = deque()
+        # applied entries pysyncobj deleted, by index: (term, command) until a replacement
+        # arrives and is compared (specs/pysyncobj-facts.md: it can replace applied ones)
+        self.replaced: dict[int, tuple[int, bytes]] = {}
+        self.diverged = 0  # applied entries replaced by different ones
         super().__init__(*args, **kwargs)
+
+    def _SyncObj__deleteEntriesFrom(self, fromIDx: int) -> None:
+        """pysyncobj truncates a follower's log after ``prevLogIdx`` on every append, also
+        entries it has applied, and logs that as a possible divergence. It is harmless when
+        the leader sends the same entries again, and a broken replica when it sends others:
+        remember the applied ones, so :meth:`_check_replaced` can tell which."""
+        applied = self.raftLastApplied
+        if fromIDx <= applied:
+            for command, index, term in self._SyncObj__getEntries(fromIDx, applied - fromIDx + 1):
+                self.replaced[index] = (term, command)
+        SyncObj._SyncObj__deleteEntriesFrom(self, fromIDx)  # type: ignore[attr-defined]
+
+    def _check_replaced(self) -> None:
+        for index in sorted(self.replaced):
+            entries = self._SyncObj__getEntries(index, 1)
+            if not entries:
+                if index < self._SyncObj__raftLog[0][1]:  # compacted away meanwhile
+                    del self.replaced[index]
+                return  # not received again yet
+            term, command = self.replaced.pop(index)
+            if (entries[0][2], entries[0][0]) != (term, command):
+                self.diverged += 1
+                log.error(
+                    "raft entry %d was applied here and then replaced by a different one "
+                    "(term %d, now %d): this replica's state may differ from the others'",
+                    index,
+                    term,
+                    entries[0][2],
+                )
 
     def call_on_tick(self, call: Callable[[], None]) -> None:
         """Run ``call`` on the tick thread: pysyncobj's methods that are not log commands
@@ -41,6 +77,8 @@ class WatchedSyncObj(SyncObj):
             while self.on_tick:
                 self.on_tick.popleft()()
             super()._onTick(timeToWait)
+            if self.replaced:
+                self._check_replaced()
         except Exception:
             self.tick_failures += 1
             raise  # pysyncobj's loop logs it and ticks again, as it always has
@@ -55,6 +93,7 @@ class WatchedSyncObj(SyncObj):
         return {
             "tickThreadAlive": self.tick_thread_alive(),
             "tickFailures": self.tick_failures,
+            "divergedEntries": self.diverged,
             "secondsSinceTick": round(time.monotonic() - self.last_good_tick, 3),
             "lastApplied": status.get("last_applied"),
             "commitIndex": status.get("commit_idx"),

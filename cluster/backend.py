@@ -81,7 +81,8 @@ class RaftBackend:
             appendEntriesBatchSizeBytes=2**20,
             journalFile=str(data / "journal"),
             fullDumpFile=str(data / "dump"),
-            logCompactionMinEntries=100_000,
+            logCompactionMinEntries=cluster.log_compaction_entries,
+            logCompactionMinTime=cluster.log_compaction_seconds,
             logCompactionSplit=True,
             dynamicMembershipChange=True,
         )

@@ -81,6 +81,11 @@ class ClusterConfig:
     # tick, or without applying while the leader commits, before it restarts the service
     # (node/watchdog.py); long enough for an election and a catch-up
     watchdog_timeout: float = _key("watchdog_timeout", default=10.0)
+    # the raft log is snapshotted (to data_dir/dump, in a forked child) and cut once it
+    # holds more entries than this, and at least every log_compaction_seconds, each node
+    # in its own part of that period: the log, held in memory, stays bounded under load
+    log_compaction_entries: int = _key("log_compaction_entries", default=10_000)
+    log_compaction_seconds: float = _key("log_compaction_seconds", default=60.0)
 
 
 @dataclass(frozen=True)
@@ -419,6 +424,10 @@ def _check_cross_fields(config: Config, where: str) -> None:
         fail("server.monitoring.port", f"{config.server.monitoring.port} is not a TCP port")
     if config.cluster.watchdog_timeout < 1:
         fail("cluster.watchdog_timeout", "must be at least 1 (seconds; the node pings every 1)")
+    if config.cluster.log_compaction_entries < 1:
+        fail("cluster.log_compaction_entries", "must be at least 1")
+    if config.cluster.log_compaction_seconds < 1:
+        fail("cluster.log_compaction_seconds", "must be at least 1 (seconds)")
     if config.state.max_line_bytes < 1024:
         fail("state.max_line_bytes", "must be at least 1024 bytes")
     if config.state.max_connections < 1:

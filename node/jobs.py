@@ -65,17 +65,28 @@ class JobManager:
         self._queue: list[tuple[int, int, str]] = []  # (-priority, arrival, job id)
         self._arrivals = itertools.count()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._submitting: set[asyncio.Future[None]] = set()  # submits their callers left
         self._active = 0  # jobs holding a slot
         self._closing = False
 
     # -- submission ------------------------------------------------------------------------
     async def submit(self, record: JobRecord, secrets: dict[str, str]) -> JobRecord:
-        """Store the new job, then schedule it; returns the stored record."""
+        """Store the new job, then schedule it; returns the stored record.
+
+        A caller that gives up (a deadline, while the state service is slow) does not stop
+        this half-way: the create is queued by then and will commit, so the job must run.
+        """
         job = Job(record, secrets)
         self.jobs[record["uuid"]] = job
-        await self.state.create(record)
-        self._schedule(job)
+        storing = asyncio.ensure_future(self._store_and_schedule(job))
+        self._submitting.add(storing)
+        storing.add_done_callback(self._submitting.discard)
+        await asyncio.shield(storing)
         return job.record
+
+    async def _store_and_schedule(self, job: Job) -> None:
+        await self.state.create(job.record)
+        self._schedule(job)
 
     def _schedule(self, job: Job) -> None:
         record = job.record

@@ -2,20 +2,16 @@
 others and serves reads of every job at the version the cluster acknowledged.
 
 pysyncobj sends a replica that is behind the leader's log the entries it misses, or the
-leader's snapshot when those entries were compacted away. The product compacts only past
-``logCompactionMinEntries=100_000`` entries (cluster/backend.py; no ``cluster:`` key lowers
-it), which a test's few thousand jobs in a few dozen group-committed entries never reach:
-with the shipped settings a wiped replica receives the whole log. The second test starts
-the same ``joblet state`` processes with pysyncobj's compaction threshold lowered (the
-only change: ``SyncObjConf`` patched in the child before the service starts), so the
-leader has compacted its log and a wiped replica can catch up only from a snapshot.
+leader's snapshot when those entries were compacted away. A test's few thousand jobs make
+a few dozen group-committed entries, far from ``cluster.log_compaction_entries``: with
+the defaults a wiped replica receives the whole log. The second test lowers that key and
+``cluster.log_compaction_seconds``, so the leader has compacted its log and a wiped
+replica can catch up only from a snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,6 @@ import pytest
 from pysyncobj.utility import TcpUtility
 
 from joblet_cluster.state import StateClient, now
-from tests import support
 from tests.support import RaftReplicas
 
 JOBS_PER_NODE = 1000
@@ -144,30 +139,8 @@ async def test_a_restarted_replica_catches_up_from_its_journal_and_from_nothing(
 
 # -- from a snapshot ----------------------------------------------------------------------
 
-COMPACT_AFTER = 20  # log entries (the product: 100_000)
-
-#: ``joblet state -c CONFIG`` with pysyncobj compacting its log past COMPACT_AFTER entries
-#: on every replica at any time (the product also splits compaction into time windows a
-#: third of ``logCompactionMinTime``, 300 s, apart).
-_COMPACTING = f"""
-import runpy, sys
-from pysyncobj.config import SyncObjConf
-_init = SyncObjConf.__init__
-def _compacting(self, **kwargs):
-    kwargs.update(logCompactionMinEntries={COMPACT_AFTER}, logCompactionSplit=False)
-    _init(self, **kwargs)
-SyncObjConf.__init__ = _compacting
-sys.argv = ["joblet", "state", "-c", sys.argv[1]]
-runpy.run_module("joblet_cluster.node", run_name="__main__")
-"""
-
-
-def start_compacting_state(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", _COMPACTING, str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+COMPACT_AFTER = 20  # log entries (the product: cluster.log_compaction_entries, 10_000)
+COMPACT_EVERY = 3  # seconds, each replica in its own third (cluster.log_compaction_seconds)
 
 
 async def raft_status(replicas: RaftReplicas, n: int) -> dict[str, Any]:
@@ -184,10 +157,11 @@ async def raft_status(replicas: RaftReplicas, n: int) -> dict[str, Any]:
 
 @pytest.mark.slow
 async def test_a_wiped_replica_catches_up_from_the_leaders_snapshot(
-    sock_dir: Path, monkeypatch: pytest.MonkeyPatch
+    sock_dir: Path,
 ) -> None:
-    monkeypatch.setattr(support, "start_state", start_compacting_state)
-    with RaftReplicas(sock_dir) as replicas:
+    with RaftReplicas(
+        sock_dir, log_compaction_entries=COMPACT_AFTER, log_compaction_seconds=COMPACT_EVERY
+    ) as replicas:
         await replicas.leader()
         expected: dict[str, dict[str, Any]] = {}
         await load(replicas, [0, 1, 2], expected, JOBS_PER_NODE, "a")

@@ -194,12 +194,6 @@ async def test_a_frozen_state_service_loses_nothing_while_the_others_serve(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a RunJob whose caller gives up while the state service is not "
-    "answering leaves its job stored INITIALIZING, never run (node/jobs.py submit is "
-    "cancelled with the call after the create was queued, before _schedule)",
-)
 async def test_a_run_call_given_up_during_a_freeze_leaves_no_job_that_never_runs(
     sock_dir: Path,
 ) -> None:

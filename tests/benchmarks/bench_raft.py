@@ -157,7 +157,7 @@ async def raft_side(args: argparse.Namespace, directory: Path) -> dict[str, Any]
 async def etcd_side(args: argparse.Namespace, directory: Path, rate: float) -> dict[str, Any]:
     """The same creates and updates through etcd, and latency at our paced rate."""
     with etcd_cluster(directory) as endpoints:
-        creates, updates = job_changes(args.jobs)
+        creates, updates = job_changes(args.etcd_jobs)
         light = job_changes(args.latency_changes)[0]
         paced = await etcd_changes(endpoints, light, window=64, clients=NODES, rate=rate)
         window = args.etcd_window
@@ -198,7 +198,7 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"  (ours: {args.callers} callers per node each waiting, {paced_rate:,.0f} changes/s; "
         f"etcd: paced at that rate, {other.rate:,.0f} changes/s; etcd window "
-        f"{args.etcd_window} for the throughput rows)"
+        f"{args.etcd_window} for the throughput rows, {args.etcd_jobs:,} jobs)"
     )
     times = ours["failovers"]
     print(
@@ -220,9 +220,15 @@ def main() -> None:
     parser.add_argument("--latency-changes", type=int, default=6_000)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--etcd-window", type=int, default=64, help="etcd in flight per client")
+    parser.add_argument(
+        "--etcd-jobs",
+        type=int,
+        default=30_000,
+        help="etcd's creates and updates (its rate is steady; fewer keep the run short)",
+    )
     args = parser.parse_args()
     if args.smoke:
-        args.jobs, args.latency_changes, args.kills = 3_000, 300, 2
+        args.jobs, args.latency_changes, args.kills, args.etcd_jobs = 3_000, 300, 2, 3_000
     os.environ.setdefault("PYTHONHASHSEED", "0")
     aio.run(run(args))
 

@@ -48,6 +48,8 @@ bench: install redis  ## the full benchmarks (minutes); figures go to BENCHMARKS
 	$(PY) -m tests.benchmarks.bench_state_ipc
 	$(PY) -m tests.benchmarks.bench_persist
 	$(PY) -m tests.benchmarks.bench_local_backend
+	$(PY) -m tests.benchmarks.bench_node
+	$(PY) -m tests.benchmarks.bench_raft
 
 .dev/joblet-config.yml:
 	mkdir -p .dev

@@ -48,6 +48,8 @@ FULL: dict = {
         "election_timeout_max": 0.6,
         "commit_timeout": 5.0,
         "watchdog_timeout": 4.0,
+        "log_compaction_entries": 500,
+        "log_compaction_seconds": 30.0,
     },
     "state": {
         "backend": "redis",
@@ -367,6 +369,8 @@ def test_port_at_the_range_ends_is_accepted(tmp_path, port):
         (MINIMAL + "state:\n  max_connections: 0\n", "state.max_connections"),
         (MINIMAL + "state:\n  socket: ''\n", "state.socket"),
         (MINIMAL + "cluster:\n  watchdog_timeout: 0.5\n", "cluster.watchdog_timeout"),
+        (MINIMAL + "cluster:\n  log_compaction_entries: 0\n", "cluster.log_compaction_entries"),
+        (MINIMAL + "cluster:\n  log_compaction_seconds: 0\n", "cluster.log_compaction_seconds"),
         (
             MINIMAL + "persist:\n  ipc:\n    max_message_size: 1000\n",
             "persist.ipc.max_message_size",

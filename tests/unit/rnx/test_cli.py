@@ -33,7 +33,12 @@ def test_the_command_tree() -> None:
     assert [" ".join(path) for path in ALL_COMMANDS] == [
         "",
         "cluster",
+        "cluster add",
+        "cluster remove",
+        "cluster snapshot",
+        "cluster snapshot save",
         "cluster status",
+        "cluster transfer-leader",
         "job",
         "job cancel",
         "job delete",

@@ -36,7 +36,7 @@ from joblet_cluster.rnx.output import (
     show_version,
     waiting,
 )
-from joblet_cluster.rnx.session import Session, require_subcommand, session_of
+from joblet_cluster.rnx.session import JsonFlag, Session, require_subcommand, session_of
 
 app = typer.Typer(
     name="rnx",
@@ -45,10 +45,6 @@ app = typer.Typer(
 )
 app.add_typer(jobs.app, name="job")
 app.add_typer(cluster.app, name="cluster")
-
-JsonFlag = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document (same as the global --json).")
-]
 
 
 @app.callback(invoke_without_command=True)

@@ -15,7 +15,7 @@ from joblet_cluster.proto import cluster_pb2
 from joblet_cluster.rnx.connect import REQUEST_TIMEOUT
 from joblet_cluster.rnx.errors import RnxError
 from joblet_cluster.rnx.output import message_dict, note, print_json, show_cluster, waiting
-from joblet_cluster.rnx.session import require_subcommand, session_of
+from joblet_cluster.rnx.session import JsonFlag, require_subcommand, session_of
 from joblet_cluster.state._snapshot import read_snapshot
 
 CHANGE_TIMEOUT = 60.0  # seconds for a membership change or a transfer to commit
@@ -25,8 +25,6 @@ app = typer.Typer(
 )
 snapshot_app = typer.Typer(help="Consistent copies of every job in the cluster.")
 app.add_typer(snapshot_app, name="snapshot")
-
-JsonOption = typer.Option(False, "--json", help="Print one JSON document.")
 
 
 @app.callback(invoke_without_command=True)
@@ -40,7 +38,7 @@ def _snapshot(ctx: typer.Context) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context, json_output: bool = JsonOption) -> None:
+def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Leader, term, commit index, each node (role, up or down, running jobs, lag)."""
     session = session_of(ctx)
     with session.connect() as connection, waiting("asking the cluster"):
@@ -57,7 +55,7 @@ def status(ctx: typer.Context, json_output: bool = JsonOption) -> None:
 def add(
     ctx: typer.Context,
     address: str = typer.Argument(..., help="The new member's raft address, host:port."),
-    json_output: bool = JsonOption,
+    json_output: JsonFlag = False,
 ) -> None:
     """Add a raft member (admin). Start the new node with every member as its peers."""
     _change(ctx, "add", address, json_output)
@@ -67,7 +65,7 @@ def add(
 def remove(
     ctx: typer.Context,
     address: str = typer.Argument(..., help="The member's raft address, host:port."),
-    json_output: bool = JsonOption,
+    json_output: JsonFlag = False,
 ) -> None:
     """Remove a raft member (admin), through any other node; then stop that node."""
     _change(ctx, "remove", address, json_output)
@@ -92,7 +90,7 @@ def transfer_leader(
     node: str = typer.Argument(
         "", help="A node id or raft address (default: the most caught-up node)."
     ),
-    json_output: bool = JsonOption,
+    json_output: JsonFlag = False,
 ) -> None:
     """Hand raft leadership to another node (admin); waits until it leads."""
     session = session_of(ctx)
@@ -110,7 +108,7 @@ def transfer_leader(
 def snapshot_save(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Where to write it; must not exist.")],
-    json_output: bool = JsonOption,
+    json_output: JsonFlag = False,
 ) -> None:
     """Save every job of the cluster, consistent and current, with a checksum (admin).
     Restore it with ``joblet state restore FILE``."""

@@ -35,16 +35,13 @@ from joblet_cluster.rnx.output import (
     write_output,
 )
 from joblet_cluster.rnx.run_request import build_run_request, collect_uploads, parse_env_pairs
-from joblet_cluster.rnx.session import option_value, require_subcommand, session_of
+from joblet_cluster.rnx.session import JsonFlag, option_value, require_subcommand, session_of
 
 INT32_MAX = 2**31 - 1
 POLL_INTERVAL = 0.5  # between status checks while waiting for a followed job to end
 
 app = typer.Typer(help="Run and inspect jobs.", add_completion=False)
 
-JsonFlag = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document (same as the global --json).")
-]
 JobId = Annotated[
     str,
     typer.Argument(

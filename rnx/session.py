@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -20,6 +20,11 @@ from joblet_cluster.rnx.connect import Connection, connect
 from joblet_cluster.rnx.errors import ExitCode
 
 T = TypeVar("T")
+
+#: ``--json`` on a command: the same as the global ``--json`` given before it
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document (same as the global --json).")
+]
 
 
 @dataclass

@@ -266,14 +266,15 @@ class RaftReplicas:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGCONT)
                 stop(process)
+        lines = [
+            f"{log.parent.name}: {line.strip()}"
+            for log in map(self.log, range(len(self.homes)))
+            if log.exists()
+            for line in log.read_text(errors="replace").splitlines()
+        ]
+        print("\n".join(lines[-40:]))  # the replicas' warnings, shown when a test fails
         if exc_type is None:  # pysyncobj's own alarms (specs/pysyncobj-facts.md) fail the test
-            alarms = [
-                f"{log.parent.name}: {line.strip()}"
-                for log in map(self.log, range(len(self.homes)))
-                if log.exists()
-                for line in log.read_text(errors="replace").splitlines()
-                if any(alarm in line for alarm in PYSYNCOBJ_ALARMS)
-            ]
+            alarms = [line for line in lines if any(a in line for a in PYSYNCOBJ_ALARMS)]
             assert not alarms, "pysyncobj reported:\n" + "\n".join(alarms[:20])
 
     def socket(self, n: int) -> Path:
@@ -301,14 +302,15 @@ class RaftReplicas:
         deadline = time.monotonic() + timeout
         live = [n for n, p in self.processes.items() if p.poll() is None]
         while True:
-            seen = set()
+            seen = {}
             for n in live:
                 async with StateClient(self.socket(n), connect_timeout=timeout) as client:
-                    seen.add(((await client.nodes())["cluster"] or {}).get("leader"))
-            if len(seen) == 1 and (leader := seen.pop()) in self.addresses:
+                    seen[n] = (await client.nodes())["cluster"] or {}
+            leaders = {view.get("leader") for view in seen.values()}
+            if len(leaders) == 1 and (leader := leaders.pop()) in self.addresses:
                 return self.addresses.index(leader)
             if time.monotonic() > deadline:
-                raise AssertionError(f"no leader all replicas agree on after {timeout}s")
+                raise AssertionError(f"no leader all replicas agree on after {timeout}s: {seen}")
             await asyncio.sleep(0.05)
 
     async def replication(self, n: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 from pysyncobj import FAIL_REASON, SyncObjConf
 
 from joblet_cluster.cluster.replica import JobReplica, pack_changes, pack_records
-from joblet_cluster.cluster.ticks import WatchedSyncObj
+from joblet_cluster.cluster.ticks import ROLES, WatchedSyncObj
 from joblet_cluster.common.config import ClusterConfig
 from joblet_cluster.common.errors import AlreadyExists, ConfigError, NotFound, StateError
 from joblet_cluster.state._changes import Change, Outcome
@@ -166,14 +166,14 @@ class RaftBackend:
         with self.replica.lock:
             return await self.replica.store.nodes()
 
-    def cluster_status(self) -> dict[str, Any] | None:
+    def cluster_status(self) -> dict[str, Any]:
         """Leader, term, commit and applied index, and each peer's connection."""
         status = self.sync_obj.getStatus()
         leader = status.get("leader")
         return {
             "self": str(status.get("self")),
             "leader": str(leader) if leader is not None else None,
-            "role": {0: "follower", 1: "candidate", 2: "leader"}.get(status.get("state"), "?"),
+            "role": ROLES.get(status.get("state"), "?"),
             "term": status.get("raft_term"),
             "commitIndex": status.get("commit_idx"),
             "lastApplied": status.get("last_applied"),
@@ -207,9 +207,7 @@ class RaftBackend:
 
     def members(self) -> Sequence[str]:
         """Every raft member's address, this one first."""
-        status = self.sync_obj.getStatus()
-        prefix = "partner_node_status_server_"
-        return [self.address, *(key[len(prefix) :] for key in status if key.startswith(prefix))]
+        return [self.address, *self.cluster_status()["peers"]]
 
     async def change_membership(self, action: str, address: str) -> None:
         members = self.members()

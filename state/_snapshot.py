@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +75,9 @@ def read_snapshot(path: Path) -> tuple[dict[str, Any], list[JobRecord]]:
         ) from None
     if hashlib.sha256(body + b"\n").hexdigest() != expected:
         raise InvalidInput(f"{path}: checksum mismatch (the file is damaged or was edited)")
-    lines = _lines(body)
+    header_line, *lines = body.split(b"\n")
     try:
-        header = orjson.loads(next(lines))
+        header = orjson.loads(header_line)
     except orjson.JSONDecodeError:
         raise InvalidInput(f"{path}: the header line is not JSON") from None
     if (
@@ -98,12 +97,3 @@ def read_snapshot(path: Path) -> tuple[dict[str, Any], list[JobRecord]]:
     if len(jobs) != header.get("jobs"):
         raise InvalidInput(f"{path}: the header says {header.get('jobs')} jobs, found {len(jobs)}")
     return header, jobs
-
-
-def _lines(body: bytes) -> Iterator[bytes]:
-    start = 0
-    while start < len(body):
-        end = body.find(b"\n", start)
-        end = len(body) if end < 0 else end
-        yield body[start:end]
-        start = end + 1

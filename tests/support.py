@@ -19,7 +19,7 @@ import orjson
 import yaml
 
 from joblet_cluster.node.dev import free_port
-from joblet_cluster.state import StateClient
+from joblet_cluster.state import StateClient, now, transition
 
 
 def wait_for_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -302,16 +302,38 @@ class RaftReplicas:
         deadline = time.monotonic() + timeout
         live = [n for n, p in self.processes.items() if p.poll() is None]
         while True:
-            seen = {}
-            for n in live:
-                async with StateClient(self.socket(n), connect_timeout=timeout) as client:
-                    seen[n] = (await client.nodes())["cluster"] or {}
+            seen = {n: await self.replication(n) for n in live}
             leaders = {view.get("leader") for view in seen.values()}
             if len(leaders) == 1 and (leader := leaders.pop()) in self.addresses:
                 return self.addresses.index(leader)
             if time.monotonic() > deadline:
                 raise AssertionError(f"no leader all replicas agree on after {timeout}s: {seen}")
             await asyncio.sleep(0.05)
+
+    async def fail_over(self, probe: str) -> tuple[float, int]:
+        """SIGKILL the leader and time it until a change through another replica commits,
+        then start the victim again from its journal and wait until it caught up.
+        Returns the seconds and the version the probe job ``probe`` committed at (it is
+        created at version 1 before the kill)."""
+        victim = await self.leader()
+        survivor = (victim + 1) % len(self.homes)
+        async with StateClient(self.socket(survivor), node_id="probe") as client:
+            job = {
+                "uuid": probe,
+                "nodeId": "probe",
+                "status": "INITIALIZING",
+                "version": 1,
+                "createdAt": now(),
+                "command": "true",
+            }
+            await client.create(job)  # a resend may find it already there
+            self.kill(victim)
+            killed = time.monotonic()
+            result = await asyncio.wait_for(client.update(transition(job, "RUNNING")), 30)
+            took = time.monotonic() - killed
+        self.restart(victim)
+        await self.caught_up(victim, timeout=120)
+        return took, result.version or 2
 
     async def replication(self, n: int) -> dict[str, Any]:
         """Replica ``n``'s raft view: leader, term, commit and applied index, peers."""

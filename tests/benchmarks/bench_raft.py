@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from joblet_cluster.common import aio
-from joblet_cluster.state import StateClient, now, transition
+from joblet_cluster.state import StateClient
 from tests.benchmarks._etcd import etcd_changes, etcd_cluster, job_changes
 from tests.benchmarks.bench_state_ipc import make_jobs, percentile, updates_for
 from tests.support import RaftReplicas, machine
@@ -86,27 +86,7 @@ async def paced_latencies(
 
 async def failovers(replicas: RaftReplicas, kills: int) -> list[float]:
     """Seconds from SIGKILL of the leader to the next change committed elsewhere."""
-    times = []
-    for k in range(kills):
-        victim = await replicas.leader()
-        survivor = (victim + 1) % NODES
-        async with StateClient(replicas.socket(survivor), node_id="probe") as probe:
-            job = {
-                "uuid": f"failover-{k}",
-                "nodeId": "probe",
-                "status": "INITIALIZING",
-                "version": 1,
-                "createdAt": now(),
-                "command": "true",
-            }
-            await probe.create(job)
-            replicas.kill(victim)
-            killed = time.perf_counter()
-            await probe.update(transition(job, "RUNNING"))
-            times.append(time.perf_counter() - killed)
-        replicas.restart(victim)
-        await replicas.caught_up(victim, timeout=120)
-    return times
+    return [(await replicas.fail_over(f"failover-{k}"))[0] for k in range(kills)]
 
 
 async def catch_up(replicas: RaftReplicas, wipe: bool) -> float:

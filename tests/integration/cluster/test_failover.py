@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 from pathlib import Path
 
 from joblet_cluster.state import StateClient, now, transition
@@ -59,25 +58,9 @@ async def test_twenty_leader_kills_under_three_clients_lose_nothing(sock_dir: Pa
         ]
         failovers = []
         for round_ in range(ROUNDS):
-            victim = await replicas.leader()
-            survivor = (victim + 1) % 3
-            async with StateClient(replicas.socket(survivor), node_id="probe") as probe:
-                job = {
-                    "uuid": f"probe-{round_}",
-                    "nodeId": "probe",
-                    "status": "INITIALIZING",
-                    "version": 1,
-                    "createdAt": now(),
-                    "command": "true",
-                }
-                acknowledged[job["uuid"]] = (await probe.create(job)).version or 1
-                replicas.kill(victim)
-                killed = time.monotonic()
-                result = await asyncio.wait_for(probe.update(transition(job, "RUNNING")), 30)
-                failovers.append(time.monotonic() - killed)
-                acknowledged[job["uuid"]] = result.version or 2
-            replicas.restart(victim)  # from its journal
-            await replicas.caught_up(victim)
+            took, version = await replicas.fail_over(f"probe-{round_}")
+            failovers.append(took)
+            acknowledged[f"probe-{round_}"] = version
         stopping.set()
         await asyncio.wait_for(asyncio.gather(*clients), 120)
         print(

@@ -25,13 +25,12 @@ from joblet_cluster.state.backends._base import SyncResult
 from joblet_cluster.state.backends._memory import MemoryBackend
 
 _ENCODER = msgspec.msgpack.Encoder()
-# records were checked when they came in: decoded as plain dicts, not checked again
-_CHANGES = msgspec.msgpack.Decoder(list[tuple[str, str, dict[str, Any] | None]])
+_CHANGES = msgspec.msgpack.Decoder(list[Change])
 _RECORDS = msgspec.msgpack.Decoder(list[dict[str, Any]])
 
 
 def pack_changes(changes: Sequence[Change]) -> bytes:
-    return _ENCODER.encode([(c.op, c.job_id, c.record) for c in changes])
+    return _ENCODER.encode(changes)
 
 
 def pack_records(records: Sequence[JobRecord]) -> bytes:
@@ -51,7 +50,7 @@ class JobReplica(SyncObjConsumer):
     @replicated
     def commit(self, packed: bytes) -> list[Outcome]:
         """The changes :func:`pack_changes` packed, applied in order."""
-        changes = [Change(*change) for change in _CHANGES.decode(packed)]  # type: ignore[arg-type]
+        changes = _CHANGES.decode(packed)
         with self.lock:
             return self.store.apply_now(changes)
 

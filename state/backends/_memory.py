@@ -2,7 +2,9 @@
 
 Jobs sit in one dict; sorted indexes by status and by node hold ``(createdAt, uuid)``
 keys, so a filtered list walks only matching jobs, in order, and stops at its limit.
-``createdAt`` never changes, so an update that keeps its status touches no index.
+``createdAt`` never changes, so an update that keeps its status touches no index. An
+unfiltered list merges the nodes' indexes: an index of every job would cost every create
+one more sorted insert, on every raft replica.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self._jobs: dict[str, JobRecord] = {}
-        self._all: SortedList = SortedList()
         self._by_status: dict[str, SortedList] = {}
         self._by_node: dict[str, SortedList] = {}
         self._watchers: dict[int, tuple[WatchCallback, str | None]] = {}
@@ -169,7 +170,6 @@ class MemoryBackend:
         a restore replaces history, it does not happen in it."""
         if first:
             self._jobs.clear()
-            self._all.clear()
             self._by_status.clear()
             self._by_node.clear()
         for record in jobs:
@@ -220,7 +220,6 @@ class MemoryBackend:
     def _insert(self, record: JobRecord) -> None:
         key = (record["createdAt"], record["uuid"])
         self._jobs[record["uuid"]] = record
-        self._all.add(key)
         self._index(self._by_status, record["status"]).add(key)
         self._index(self._by_node, record["nodeId"]).add(key)
 
@@ -235,7 +234,6 @@ class MemoryBackend:
 
     def _remove(self, stored: JobRecord) -> None:
         key = (stored["createdAt"], stored["uuid"])
-        self._all.remove(key)
         self._by_status[stored["status"]].remove(key)
         self._by_node[stored["nodeId"]].remove(key)
         del self._jobs[stored["uuid"]]
@@ -251,7 +249,7 @@ class MemoryBackend:
             by_node = [node_index] if node_index is not None else []
         options = [s for s in (by_status, by_node) if s is not None]
         if not options:
-            return [self._all]
+            return list(self._by_node.values())
         return min(options, key=lambda lists: sum(map(len, lists)))
 
     def _candidates(self, query: JobQuery) -> Iterator[JobRecord]:

@@ -71,6 +71,7 @@ class WatchedSyncObj(SyncObj):
         """Run ``call`` on the tick thread: pysyncobj's methods that are not log commands
         (``transferLeadership``) touch raft state and sockets only that thread owns."""
         self.on_tick.append(call)
+        self._SyncObj__pipeNotifier.notify()  # the thread may be waiting on its sockets
 
     def _onTick(self, timeToWait: float = 0.0) -> None:
         try:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObjConf
 
-from joblet_cluster.cluster.replica import JobReplica, pack_changes, pack_records
+from joblet_cluster.cluster.replica import JobReplica, pack_records
 from joblet_cluster.cluster.ticks import ROLES, WatchedSyncObj
 from joblet_cluster.common.config import ClusterConfig
 from joblet_cluster.common.errors import AlreadyExists, ConfigError, NotFound, StateError
@@ -130,11 +130,11 @@ class RaftBackend:
     async def _commit_entry(
         self, changes: list[Change], parts: list[tuple[int, asyncio.Future[list[Outcome]]]]
     ) -> None:
+        packed = self.replica.pack(changes)
         try:
-            outcomes: list[Outcome] = await self._committed(
-                self.replica.commit, pack_changes(changes)
-            )
+            outcomes: list[Outcome] = await self._committed(self.replica.commit, packed)
         except StateError as exc:
+            self.replica.forget(packed)
             for _, done in parts:
                 if not done.done():
                     done.set_exception(exc)

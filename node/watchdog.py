@@ -26,11 +26,11 @@ from joblet_cluster.state import StateClient
 log = logging.getLogger("joblet.node.watchdog")
 
 INTERVAL = 1.0  # seconds between pings
-# A healthy replica fails no tick at all; a wedged one fails every tick, dozens a second
-# (pysyncobj retries after one autoTickPeriod: half the heartbeat, 25 ms at the default
-# election timeouts, cluster/backend.py). 20 in a row is half a second of nothing but
-# failures, which no passing fault (one bad message, one slow disk write) reaches.
-TICK_FAILURES = 20
+# A healthy replica fails no tick at all; a wedged one fails every tick, up to 200 a
+# second (pysyncobj retries after one autoTickPeriod, at most 5 ms: cluster/backend.py).
+# 100 in a row is half a second or more of nothing but failures, which no passing fault
+# (one bad message, one slow disk write) reaches.
+TICK_FAILURES = 100
 # A (re)started service opens its socket only once pysyncobj has read its whole
 # journal, which takes seconds for a large one: its first answer gets this long.
 STARTUP_GRACE = 60.0

@@ -138,12 +138,12 @@ class RaftBackend:
         try:
             outcomes: list[Outcome] = await self._committed(self.replica.commit, packed)
         except StateError as exc:
-            self.replica.forget(packed)
             for _, done in parts:
                 if not done.done():
                     done.set_exception(exc)
             return
         finally:
+            self.replica.forget(packed)  # applied here already, or given up on
             self._slots.release()
         start = 0
         for size, done in parts:

@@ -60,7 +60,8 @@ class JobReplica(SyncObjConsumer):
         return packed
 
     def forget(self, packed: bytes) -> None:
-        """Not committed in time: if it still commits, it is decoded like any other."""
+        """Once the sender stops waiting: an entry that commits after that (its wait
+        timed out) is decoded like any other."""
         self.sent.pop(packed, None)
 
     @replicated

@@ -159,7 +159,7 @@ class RaftBackend:
 
     async def get(self, job_id: str) -> JobRecord | None:
         with self.replica.lock:
-            return self.replica.store._jobs.get(job_id)
+            return await self.replica.store.get(job_id)
 
     async def list(self, query: JobQuery) -> JobPage:
         with self.replica.lock:

@@ -99,14 +99,8 @@ class JobReplica(SyncObjConsumer):
             self.registry[node["nodeId"]] = node
 
     def _deserialize(self, data: dict[str, Any]) -> None:
-        """A snapshot replaces the records: rebuild the indexes, keep the watchers."""
+        """A snapshot replaces the records (the store rebuilds its indexes in place and
+        keeps its watchers) and the registry."""
         with self.lock:
-            fresh = MemoryBackend()
-            fresh._watchers = self.store._watchers
-            fresh._watcher_ids = self.store._watcher_ids
-            for record in data["records"].values():
-                fresh._insert(record)
-            fresh.registry = data.get("registry", {})
-            self.store = fresh
-            self.records = fresh._jobs
-            self.registry = fresh.registry
+            self.store.restore_now(list(data["records"].values()), first=True)
+            self.store.registry = self.registry = data.get("registry", {})

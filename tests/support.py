@@ -160,6 +160,19 @@ def redis_server(directory: Path) -> Iterator[Path]:
         stop(proc)
 
 
+def new_job(uuid: str, node_id: str, **fields: Any) -> dict[str, Any]:
+    """A job as its node first stores it: INITIALIZING at version 1, created now."""
+    return {
+        "uuid": uuid,
+        "nodeId": node_id,
+        "status": "INITIALIZING",
+        "version": 1,
+        "createdAt": now(),
+        "command": "true",
+        **fields,
+    }
+
+
 def cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -336,14 +349,7 @@ class RaftReplicas:
         victim = await self.leader()
         survivor = (victim + 1) % len(self.homes)
         async with StateClient(self.socket(survivor), node_id="probe") as client:
-            job = {
-                "uuid": probe,
-                "nodeId": "probe",
-                "status": "INITIALIZING",
-                "version": 1,
-                "createdAt": now(),
-                "command": "true",
-            }
+            job = new_job(probe, "probe")
             await client.create(job)  # a resend may find it already there
             self.kill(victim)
             killed = time.monotonic()

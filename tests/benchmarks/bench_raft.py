@@ -34,7 +34,7 @@ from typing import Any
 from joblet_cluster.common import aio
 from joblet_cluster.state import StateClient
 from tests.benchmarks._etcd import etcd_changes, etcd_cluster, job_changes
-from tests.benchmarks.bench_state_ipc import make_jobs, percentile, updates_for
+from tests.benchmarks.bench_state_ipc import lanes_by_job, make_jobs, percentile, updates_for
 from tests.support import RaftReplicas, machine
 
 NODES = 3
@@ -72,13 +72,7 @@ async def paced_latencies(
 
     lanes = []
     for client, records in zip(clients, per_node, strict=True):
-        by_job: dict[str, list[dict[str, Any]]] = {}
-        for record in records:  # one job's versions stay with one caller, in order
-            by_job.setdefault(record["uuid"], []).append(record)
-        mine: list[list[dict[str, Any]]] = [[] for _ in range(callers)]
-        for i, versions in enumerate(by_job.values()):
-            mine[i % callers].extend(versions)
-        lanes.extend(caller(client, lane) for lane in mine)
+        lanes.extend(caller(client, lane) for lane in lanes_by_job(records, callers))
     start = clock()
     await asyncio.gather(*lanes)
     return len(samples) / (clock() - start), samples

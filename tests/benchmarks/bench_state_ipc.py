@@ -68,6 +68,18 @@ def updates_for(jobs: list[dict[str, Any]], rounds: int) -> list[dict[str, Any]]
     return out
 
 
+def lanes_by_job(records: list[dict[str, Any]], count: int) -> list[list[dict[str, Any]]]:
+    """``records`` dealt to ``count`` callers; one job's versions stay with one caller, in
+    order, so no caller's change can arrive before the version it follows."""
+    by_job: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_job.setdefault(record["uuid"], []).append(record)
+    lanes: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for i, versions in enumerate(by_job.values()):
+        lanes[i % count].extend(versions)
+    return lanes
+
+
 async def throughput(client: StateClient, op: str, records: list[dict[str, Any]]) -> float:
     """Changes/s with the client's pipeline full: queue everything, wait for every answer."""
     start = time.perf_counter()
@@ -93,13 +105,7 @@ async def latencies(
             samples.append(clock() - sent)
             assert result.applied
 
-    by_job: dict[str, list[dict[str, Any]]] = {}
-    for record in records:  # one job's versions stay with one caller, in order
-        by_job.setdefault(record["uuid"], []).append(record)
-    lanes: list[list[dict[str, Any]]] = [[] for _ in range(depth)]
-    for i, versions in enumerate(by_job.values()):
-        lanes[i % depth].extend(versions)
-    await asyncio.gather(*(caller(lane) for lane in lanes))
+    await asyncio.gather(*(caller(lane) for lane in lanes_by_job(records, depth)))
     return samples
 
 

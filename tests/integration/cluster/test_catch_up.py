@@ -19,23 +19,11 @@ from typing import Any
 import pytest
 from pysyncobj.utility import TcpUtility
 
-from joblet_cluster.state import StateClient, now
-from tests.support import RaftReplicas
+from joblet_cluster.state import StateClient
+from tests.support import RaftReplicas, new_job
 
 JOBS_PER_NODE = 1000
 CATCH_UP_DEADLINE = 30.0  # s from the restart; measured 1-4 s for 100k jobs (specs)
-
-
-def job(uuid: str, node: str) -> dict[str, Any]:
-    return {
-        "uuid": uuid,
-        "nodeId": node,
-        "status": "INITIALIZING",
-        "version": 1,
-        "createdAt": now(),
-        "command": "true",
-        "labels": {"test": "catch-up"},
-    }
 
 
 async def load(
@@ -52,7 +40,10 @@ async def load(
     async def one(n: int) -> None:
         node = f"node-{n + 1}"
         async with StateClient(replicas.socket(n), node_id=node, connect_timeout=30) as client:
-            creates = [job(f"{node}-{tag}-{i:05d}", node) for i in range(new_jobs)]
+            creates = [
+                new_job(f"{node}-{tag}-{i:05d}", node, labels={"test": "catch-up"})
+                for i in range(new_jobs)
+            ]
             mine = [r for r in expected.values() if r["nodeId"] == node]
             updates = [
                 {**r, "version": r["version"] + 1, "status": "RUNNING", "pid": r["version"]}

@@ -9,8 +9,8 @@ import asyncio
 import statistics
 from pathlib import Path
 
-from joblet_cluster.state import StateClient, now, transition
-from tests.support import RaftReplicas
+from joblet_cluster.state import StateClient, transition
+from tests.support import RaftReplicas, new_job
 
 ROUNDS = 20
 LANES = 4  # jobs each client changes at once
@@ -25,14 +25,7 @@ async def keep_changing(
         async def lane(k: int) -> None:
             serial = 0
             while not stopping.is_set():
-                job = {
-                    "uuid": f"{node}-{k}-{serial}",
-                    "nodeId": node,
-                    "status": "INITIALIZING",
-                    "version": 1,
-                    "createdAt": now(),
-                    "command": "true",
-                }
+                job = new_job(f"{node}-{k}-{serial}", node)
                 acknowledged[job["uuid"]] = (await client.create(job)).version or 1
                 running = transition(job, "RUNNING", pid=serial)
                 acknowledged[job["uuid"]] = (await client.update(running)).version or 2

@@ -16,9 +16,10 @@ from pathlib import Path
 import yaml
 
 from joblet_cluster.node.dev import prepare, wait_ready
-from joblet_cluster.state import StateClient, now, transition
+from joblet_cluster.state import StateClient, transition
 from tests.integration.cluster.conftest import all_registered
 from tests.integration.node.conftest import Node
+from tests.support import new_job
 
 
 def rnx(directory: Path, node: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -33,14 +34,7 @@ async def keep_changing(socket: str, acknowledged: dict[str, int], stop: asyncio
     async with StateClient(socket, node_id="node-1", connect_timeout=30) as client:
         serial = 0
         while not stop.is_set():
-            job = {
-                "uuid": f"load-{serial}",
-                "nodeId": "node-1",
-                "status": "INITIALIZING",
-                "version": 1,
-                "createdAt": now(),
-                "command": "true",
-            }
+            job = new_job(f"load-{serial}", "node-1")
             acknowledged[job["uuid"]] = (await client.create(job)).version or 1
             running = transition(job, "RUNNING", pid=serial)
             acknowledged[job["uuid"]] = (await client.update(running)).version or 2

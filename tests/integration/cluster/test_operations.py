@@ -9,20 +9,13 @@ import orjson
 import pytest
 
 from joblet_cluster.common.errors import InvalidInput, StateError
-from joblet_cluster.state import StateClient, now
+from joblet_cluster.state import StateClient
 from joblet_cluster.state._snapshot import read_snapshot
-from tests.support import RaftReplicas
+from tests.support import RaftReplicas, new_job
 
 
 def job(n: int, node: str = "node-1") -> dict[str, object]:
-    return {
-        "uuid": f"op-{n}",
-        "nodeId": node,
-        "status": "INITIALIZING",
-        "version": 1,
-        "createdAt": now(),
-        "command": "true",
-    }
+    return new_job(f"op-{n}", node)
 
 
 async def test_reads_say_how_fresh_and_consistent_reads_see_every_commit(sock_dir: Path) -> None:

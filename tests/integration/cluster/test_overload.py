@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from joblet_cluster.state import ChangeResult, StateClient, now
-from tests.support import RaftReplicas
+from tests.support import RaftReplicas, new_job
 
 NODES = 3
 JOBS_PER_NODE = 2000
@@ -49,15 +49,7 @@ class Producer:
         self.client = client
         created = now()
         self.records = [
-            {
-                "uuid": f"{node}-{i:05d}",
-                "nodeId": node,
-                "status": "RUNNING",
-                "version": 1,
-                "createdAt": created,
-                "command": "true",
-                "pid": 1,
-            }
+            new_job(f"{node}-{i:05d}", node, status="RUNNING", createdAt=created, pid=1)
             for i in range(JOBS_PER_NODE)
         ]
         self.next = 0

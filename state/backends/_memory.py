@@ -1,7 +1,8 @@
 """The in-memory reference backend: what every other backend is measured against.
 
 Jobs sit in one dict; sorted indexes by status and by node hold ``(createdAt, uuid)``
-keys, so a filtered list walks only matching jobs, in order, and stops at its limit.
+keys, so a filtered list walks only matching jobs, in order, and stops at its limit. The
+indexes put themselves in order when read, not on every write (:mod:`._index`).
 ``createdAt`` never changes, so an update that keeps its status touches no index. An
 unfiltered list merges the nodes' indexes: an index of every job would cost every create
 one more sorted insert, on every raft replica.
@@ -13,8 +14,6 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-
-from sortedcontainers import SortedList
 
 from joblet_cluster.common.errors import StateError
 from joblet_cluster.state._changes import Change, Outcome, decide
@@ -29,12 +28,12 @@ from joblet_cluster.state.backends._base import (
     WatchCallback,
     WatchEvent,
 )
+from joblet_cluster.state.backends._index import DeferredIndex, Key
 
 log = logging.getLogger("joblet.state.memory")
 
-Key = tuple[str, str]
 # Aliases, because inside the class `list` names the method, not the type.
-Indexes = list[SortedList]
+Indexes = list[DeferredIndex]
 Walks = list[Iterable[Key]]
 
 
@@ -45,8 +44,8 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self._jobs: dict[str, JobRecord] = {}
-        self._by_status: dict[str, SortedList] = {}
-        self._by_node: dict[str, SortedList] = {}
+        self._by_status: dict[str, DeferredIndex] = {}
+        self._by_node: dict[str, DeferredIndex] = {}
         self._watchers: dict[int, tuple[WatchCallback, str | None]] = {}
         self._watcher_ids = itertools.count()
         self._revision = 0
@@ -211,14 +210,14 @@ class MemoryBackend:
                 except Exception:
                     log.exception("watch callback failed; the change itself is committed")
 
-    def _index(self, table: dict[str, SortedList], name: str) -> SortedList:
+    def _index(self, table: dict[str, DeferredIndex], name: str) -> DeferredIndex:
         index = table.get(name)
         if index is None:
-            index = table[name] = SortedList()
+            index = table[name] = DeferredIndex()
         return index
 
     def _insert(self, record: JobRecord) -> None:
-        key = (record["createdAt"], record["uuid"])
+        key = _key(record)
         self._jobs[record["uuid"]] = record
         self._index(self._by_status, record["status"]).add(key)
         self._index(self._by_node, record["nodeId"]).add(key)
@@ -228,12 +227,12 @@ class MemoryBackend:
             record["createdAt"] = stored["createdAt"]
         self._jobs[record["uuid"]] = record
         if stored["status"] != record["status"]:
-            key = (stored["createdAt"], stored["uuid"])
+            key = _key(stored)
             self._by_status[stored["status"]].remove(key)
             self._index(self._by_status, record["status"]).add(key)
 
     def _remove(self, stored: JobRecord) -> None:
-        key = (stored["createdAt"], stored["uuid"])
+        key = _key(stored)
         self._by_status[stored["status"]].remove(key)
         self._by_node[stored["nodeId"]].remove(key)
         del self._jobs[stored["uuid"]]
@@ -282,6 +281,11 @@ class MemoryBackend:
             job = jobs[key[1]]
             if query.matches(job):
                 yield job
+
+
+def _key(record: JobRecord) -> Key:
+    """A stored record always has its ``createdAt``: it is filled in where it came in."""
+    return (record["createdAt"] or "", record["uuid"])
 
 
 def _no_cluster() -> StateError:

@@ -24,6 +24,7 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObjConf
 
+from joblet_cluster.cluster.pickling import use_binary_pickles
 from joblet_cluster.cluster.replica import JobReplica, pack_records
 from joblet_cluster.cluster.ticks import ROLES, WatchedSyncObj
 from joblet_cluster.common.config import ClusterConfig
@@ -60,6 +61,7 @@ class RaftBackend:
 
     def __init__(self, cluster: ClusterConfig) -> None:
         _check(cluster)
+        use_binary_pickles()
         data = Path(cluster.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.replica = JobReplica()

@@ -1,4 +1,4 @@
-"""pysyncobj's tick loop made observable, for the node's watchdog.
+"""pysyncobj's tick loop made observable, for the node's watchdog, and its log kept whole.
 
 pysyncobj drives a replica from one thread that calls ``_onTick`` every few milliseconds,
 and when a tick raises it logs ``failed _onTick`` and simply tries again. A follower that
@@ -6,6 +6,10 @@ wedges (an ``IndexError`` on every tick, specs/pysyncobj-facts.md) therefore loo
 from outside: it answers reads, from a state that no longer moves. Counting the failures
 here, and when the last tick succeeded, lets the state service report it in ``ping`` and
 the node restart the service, whose replica then reloads its journal and resyncs.
+
+Its log is watched too: entries a follower deletes and takes again are counted, applied
+ones are compared with what replaces them, and the leader no longer rewinds a follower
+to entries already on their way to it (which made it delete and take them again).
 """
 
 from __future__ import annotations
@@ -35,19 +39,40 @@ class WatchedSyncObj(SyncObj):
         # applied entries pysyncobj deleted, by index: (term, command) until a replacement
         # arrives and is compared (specs/pysyncobj-facts.md: it can replace applied ones)
         self.replaced: dict[int, tuple[int, bytes]] = {}
+        self.truncated = 0  # entries deleted from this replica's log to take others
         self.diverged = 0  # applied entries replaced by different ones
         super().__init__(*args, **kwargs)
 
     def _SyncObj__deleteEntriesFrom(self, fromIDx: int) -> None:
-        """pysyncobj truncates a follower's log after ``prevLogIdx`` on every append, also
-        entries it has applied, and logs that as a possible divergence. It is harmless when
-        the leader sends the same entries again, and a broken replica when it sends others:
-        remember the applied ones, so :meth:`_check_replaced` can tell which."""
+        """pysyncobj truncates a follower's log after ``prevLogIdx`` whenever an append
+        overlaps what it holds, also entries it has applied, and logs that as a possible
+        divergence. It is harmless when the leader sends the same entries again, and a
+        broken replica when it sends others: remember the applied ones, so
+        :meth:`_check_replaced` can tell which."""
         applied = self.raftLastApplied
+        self.truncated += max(0, self._SyncObj__getCurrentLogIndex() - fromIDx + 1)
         if fromIDx <= applied:
             for command, index, term in self._SyncObj__getEntries(fromIDx, applied - fromIDx + 1):
                 self.replaced[index] = (term, command)
         SyncObj._SyncObj__deleteEntriesFrom(self, fromIDx)  # type: ignore[attr-defined]
+
+    def _SyncObj__onMessageReceived(self, node: Any, message: dict[str, Any]) -> None:
+        """On a follower's acknowledgement, pysyncobj sets the next index it sends that
+        follower from to the one acknowledged, even below entries already on their way.
+        Entries leave as soon as they are queued (unbatched), so with several in flight
+        every acknowledgement but the last rewound it, and the next send repeated entries
+        the follower held: it truncated them, applied ones included, and took them again
+        (a fifth of all entries sent twice, each a CRITICAL "may have diverged" in the log).
+        What is on its way arrives in order over the one connection, and a follower that
+        misses an entry answers with a reset, which still rewinds."""
+        if message.get("type") == "next_node_idx" and message.get("success"):
+            next_index: dict[Any, int] = self._SyncObj__raftNextIndex
+            sent = next_index.get(node)
+            SyncObj._SyncObj__onMessageReceived(self, node, message)  # type: ignore[attr-defined]
+            if sent is not None and not message.get("reset") and next_index.get(node, sent) < sent:
+                next_index[node] = sent
+            return
+        SyncObj._SyncObj__onMessageReceived(self, node, message)  # type: ignore[attr-defined]
 
     def _check_replaced(self) -> None:
         for index in sorted(self.replaced):
@@ -94,6 +119,7 @@ class WatchedSyncObj(SyncObj):
         return {
             "tickThreadAlive": self.tick_thread_alive(),
             "tickFailures": self.tick_failures,
+            "truncatedEntries": self.truncated,
             "divergedEntries": self.diverged,
             "secondsSinceTick": round(time.monotonic() - self.last_good_tick, 3),
             "lastApplied": status.get("last_applied"),

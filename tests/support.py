@@ -364,6 +364,11 @@ class RaftReplicas:
         async with StateClient(self.socket(n), connect_timeout=30) as client:
             return (await client.nodes())["cluster"] or {}
 
+    async def health(self, n: int) -> dict[str, Any]:
+        """Replica ``n``'s replication health, as the node's watchdog reads it."""
+        async with StateClient(self.socket(n), connect_timeout=30) as client:
+            return (await client.probe(10))["raft"]  # type: ignore[no-any-return]
+
     async def caught_up(self, n: int, timeout: float = 30.0) -> float:
         """Seconds until replica ``n`` has applied what the leader had committed when
         asked."""

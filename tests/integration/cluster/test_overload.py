@@ -201,5 +201,9 @@ async def test_three_times_the_capacity_is_pushed_back_not_lost(sock_dir: Path) 
         behind = {k: (v, view.get(k)) for k, v in acknowledged.items() if view.get(k, 0) < v}
         assert not behind, f"acknowledged changes missing (acked, stored): {list(behind)[:5]}"
         assert view == expected
+        # no replica had an applied entry truncated and sent again (pysyncobj resends
+        # entries a follower holds when its next index is rewound: cluster/ticks.py)
+        health = [await replicas.health(n) for n in range(NODES)]
+        assert [(h["truncatedEntries"], h["divergedEntries"]) for h in health] == [(0, 0)] * 3
         assert all(process.poll() is None for process in replicas.processes.values())
         assert max(peak + rss_after) < RSS_LIMIT, (peak, rss_after)

@@ -56,6 +56,7 @@ async def test_health_counts_failed_ticks_until_a_tick_succeeds_again(
     assert set(health) == {
         "tickThreadAlive",
         "tickFailures",
+        "truncatedEntries",
         "divergedEntries",
         "secondsSinceTick",
         "lastApplied",
@@ -65,7 +66,7 @@ async def test_health_counts_failed_ticks_until_a_tick_succeeds_again(
         "leader",
     }
     assert health["leader"] is not None
-    assert health["divergedEntries"] == 0
+    assert health["truncatedEntries"] == health["divergedEntries"] == 0
     assert health["lastApplied"] == health["commitIndex"] == health["leaderCommitIndex"]
     assert judged(backend) is None
 

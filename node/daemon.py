@@ -26,7 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from joblet_cluster.common.aio import stop_on_signals
+from joblet_cluster.common.aio import collect_rarely, stop_on_signals
 from joblet_cluster.common.config import Config, ServerConfig
 from joblet_cluster.common.errors import ConfigError
 from joblet_cluster.common.http import HTTPEndpoint
@@ -55,6 +55,7 @@ CONNECT_TIMEOUT = 60.0  # the services may restart a few times before they answe
 async def serve_node(config: Config, insecure: bool = False, supervise: bool = True) -> None:
     """Serve until SIGTERM or SIGINT. ``supervise`` False uses services already running
     (tests, or an operator running them under systemd)."""
+    collect_rarely()  # its state client keeps every acknowledged record
     server_config = config.server
     credentials = None if insecure else _credentials(config)
     if insecure:

@@ -204,6 +204,7 @@ def main() -> None:
     if args.smoke:
         args.jobs, args.latency_changes, args.kills, args.etcd_jobs = 3_000, 300, 2, 3_000
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    aio.collect_rarely()  # as the node daemons this stands in for do
     aio.run(run(args))
 
 

@@ -92,6 +92,8 @@ def read_snapshot(path: Path) -> tuple[dict[str, Any], list[JobRecord]]:
             jobs.append(normalise(_JOB.decode(line), fill_created=True))
         except msgspec.ValidationError as exc:
             raise InvalidInput(f"{path} line {number}: {schema_error(exc, 'job')}") from None
+        except InvalidInput as exc:
+            raise InvalidInput(f"{path} line {number}: {exc}", exc.code) from None
         except msgspec.DecodeError:
             raise InvalidInput(f"{path} line {number}: not a JSON object") from None
     if len(jobs) != header.get("jobs"):

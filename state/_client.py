@@ -32,6 +32,9 @@ log = logging.getLogger("joblet.state.client")
 
 SYNC_CHUNK_JOBS = 1000
 SYNC_CHUNK_BYTES = 4 * 1024 * 1024
+BATCH_CHANGES = 256  # consecutive changes sent as one batch request, at most
+BATCH_BYTES = 256 * 1024  # and of about this size, or half the service's longest line
+CHANGE_OPS = frozenset({"create", "update", "delete"})
 
 
 class ChangeResult(NamedTuple):
@@ -47,6 +50,9 @@ class ChangeResult(NamedTuple):
 
 
 class _Call:
+    """One request; ``line`` is its JSON without the newline (a change's also travels
+    as an element of a batch, where its requestId is ignored)."""
+
     __slots__ = ("future", "internal", "job_id", "line", "op", "record", "request_id", "retried")
 
     def __init__(
@@ -67,6 +73,11 @@ class _Call:
         self.record = record
         self.internal = internal
         self.retried = False
+
+
+# Aliases, because inside the class `list` names the method, not the type.
+Calls = list[_Call]
+Lines = list[bytes]
 
 
 class StateClient(ServiceClient):
@@ -109,6 +120,8 @@ class StateClient(ServiceClient):
         self._ids = itertools.count(1)
         self._queue: deque[_Call] = deque()
         self._inflight: dict[int, _Call] = {}
+        self._batches: dict[int, Calls] = {}  # a batch's requestId: its changes' calls
+        self._batch_bytes = 0  # set by the handshake, from the service's line limit
         self._acked: dict[str, JobRecord] = {}
         self._outstanding = 0
         self._room = asyncio.Event()
@@ -136,6 +149,7 @@ class StateClient(ServiceClient):
             self._protocol.transport.close()
         left = list(self._inflight.values()) + list(self._queue)
         self._inflight.clear()
+        self._batches.clear()
         self._queue.clear()
         if left:
             log.warning("state client closed with %d requests unanswered", len(left))
@@ -331,9 +345,7 @@ class StateClient(ServiceClient):
         message["requestId"] = request_id
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        call = _Call(
-            request_id, op, orjson.dumps(message) + b"\n", future, job_id, record, internal
-        )
+        call = _Call(request_id, op, orjson.dumps(message), future, job_id, record, internal)
         if front:
             self._queue.appendleft(call)
         else:
@@ -357,36 +369,102 @@ class StateClient(ServiceClient):
         if room <= 0:
             return
         queue, inflight = self._queue, self._inflight
-        lines = []
+        out: Lines = []
+        run: Calls = []  # consecutive changes: one batch request
+        size = 0
         while room and queue:
             call = queue.popleft()
             inflight[call.request_id] = call
-            lines.append(call.line)
             room -= 1
-        protocol.transport.write(b"".join(lines))
+            if call.op in CHANGE_OPS:
+                if run and size + len(call.line) > self._batch_bytes:
+                    self._write_changes(run, out)
+                    run, size = [], 0
+                run.append(call)
+                size += len(call.line)
+                if len(run) == BATCH_CHANGES:
+                    self._write_changes(run, out)
+                    run, size = [], 0
+            else:
+                if run:
+                    self._write_changes(run, out)
+                    run, size = [], 0
+                out += (call.line, b"\n")
+        if run:
+            self._write_changes(run, out)
+        protocol.transport.write(b"".join(out))
+
+    def _write_changes(self, calls: Calls, out: Lines) -> None:
+        """Several changes go as one batch: the service parses, commits and answers
+        them together, which costs both ends a fraction of a line per change."""
+        if len(calls) == 1:
+            out += (calls[0].line, b"\n")
+            return
+        batch_id = next(self._ids)
+        self._batches[batch_id] = calls
+        out += (
+            b'{"op":"batch","requestId":%d,"changes":[' % batch_id,
+            b",".join([call.line for call in calls]),
+            b"]}\n",
+        )
 
     def _complete(self, message: dict[str, Any]) -> None:
-        call = self._inflight.pop(message.get("requestId"), None)  # type: ignore[arg-type]
+        request_id = message.get("requestId")
+        if self._batches:
+            batch = self._batches.pop(request_id, None)  # type: ignore[arg-type]
+            if batch is not None:
+                self._complete_batch(batch, message)
+                return
+        call = self._inflight.pop(request_id, None)  # type: ignore[arg-type]
         if call is None:
             if message.get("success") is False:
                 log.warning("state service: %s", message.get("error"))
             return
+        success = bool(message.get("success"))
+        self._settle(call, success, message.get("version"), message.get("error"), message)
+
+    def _complete_batch(self, calls: Calls, message: dict[str, Any]) -> None:
+        results = message.get("results")
+        if not message.get("success"):  # the whole batch (not committed in time, ...)
+            results = [{"error": message.get("error")}] * len(calls)
+        elif not isinstance(results, list) or len(results) != len(calls):
+            text = f"INTERNAL: a batch of {len(calls)} changes answered without their results"
+            results = [{"error": text}] * len(calls)
+        inflight = self._inflight
+        for call, result in zip(calls, results, strict=True):
+            if inflight.pop(call.request_id, None) is None:
+                continue
+            if type(result) is int:
+                self._settle(call, True, result, None, None)
+            elif isinstance(result, dict):
+                self._settle(call, False, result.get("version"), result.get("error"), None)
+            else:
+                self._settle(call, False, None, f"INTERNAL: result {result!r}", None)
+
+    def _settle(
+        self,
+        call: _Call,
+        success: bool,
+        version: int | None,
+        error_text: str | None,
+        message: dict[str, Any] | None,
+    ) -> None:
+        """Resolve ``call`` with the service's answer (``message``: the whole answer of a
+        request that is not a change)."""
         future = call.future
-        if message.get("success"):
+        if success:
             if call.op in ("create", "update"):
                 self._remember(call.job_id, call.record)  # type: ignore[arg-type]
-                result: Any = ChangeResult(True, message.get("version"))
+                result: Any = ChangeResult(True, version)
             elif call.op == "delete":
                 self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
-                result = ChangeResult(True, message.get("version"))
+                result = ChangeResult(True, version)
             else:
                 result = message
             if not future.done():
                 future.set_result(result)
         else:
-            error = StateError.from_wire(
-                str(message.get("error", "INTERNAL: no error given")), message.get("version")
-            )
+            error = StateError.from_wire(str(error_text or "INTERNAL: no error given"), version)
             if call.op in ("create", "update", "delete") and error.code == "UNAVAILABLE":
                 # The store could not commit it (a node cut off from the majority of a
                 # raft cluster): keep it, reconnect, and send it again with everything
@@ -402,7 +480,7 @@ class StateClient(ServiceClient):
                 if call.op == "delete":
                     self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
                 if not future.done():
-                    future.set_result(ChangeResult(False, message.get("version")))
+                    future.set_result(ChangeResult(False, version))
             elif not future.done():
                 future.set_exception(error)
         if call.internal:
@@ -463,14 +541,14 @@ class StateClient(ServiceClient):
         call = _Call(
             request_id,
             "ping",
-            orjson.dumps({"op": "ping", "requestId": request_id}) + b"\n",
+            orjson.dumps({"op": "ping", "requestId": request_id}),
             future,
             None,
             None,
             True,
         )
         self._inflight[request_id] = call
-        protocol.transport.write(call.line)
+        protocol.transport.write(call.line + b"\n")
         # A connection can be lost before its answer: one accepted into the backlog of a
         # service that is being killed is reset when the process ends. Waiting out
         # connect_timeout then would leave the service unused that long after a restart.
@@ -492,6 +570,7 @@ class StateClient(ServiceClient):
         restarted = self.instance_id is not None and info["instanceId"] != self.instance_id
         self.instance_id = info["instanceId"]
         self.durable = bool(info.get("durable"))
+        self._batch_bytes = min(BATCH_BYTES, int(info.get("maxLineBytes") or 0) // 2)
         if restarted and not self.durable and self.node_id and self._acked:
             self.resyncs += 1
             log.warning(
@@ -508,6 +587,7 @@ class StateClient(ServiceClient):
     def _connection_lost(self) -> None:
         """Put what was on the wire back at the head of the queue, in its original order."""
         self._protocol = None
+        self._batches.clear()
         if self._inflight:
             calls = sorted(self._inflight.values(), key=lambda c: c.request_id)
             self._inflight.clear()

@@ -18,12 +18,13 @@ from joblet_cluster.state._changes import Change, ChangeOp
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state._record import JobRecord, SafeId, normalise, schema_error
 
-WRITE_OPS = frozenset({"create", "update", "delete"})
+WRITE_OPS = frozenset({"create", "update", "delete", "batch"})
 OPS = frozenset(
     {
         "create",
         "update",
         "delete",
+        "batch",
         "get",
         "list",
         "sync",
@@ -40,6 +41,7 @@ OPS = frozenset(
 )
 MAX_RESTORE_JOBS = 100_000  # jobs in one restore part
 MAX_SYNC_JOBS = 1_000_000
+MAX_BATCH_CHANGES = 1024  # changes in one batch request
 
 
 class ProtocolError(Exception):
@@ -56,6 +58,8 @@ class Request:
     op: str
     request_id: Any
     change: Change | None = None  # create, update, delete
+    changes: list[Change] | None = None  # batch: the changes that can be applied, in order
+    refused: dict[int, ProtocolError] | None = None  # batch: the others, by position
     job_id: str | None = None  # get
     query: JobQuery | None = None  # list
     node_id: str | None = None  # sync, watch
@@ -72,9 +76,11 @@ class Request:
 
 
 # The wire shapes, decoded and checked in one pass (C code in msgspec): ``op`` picks the
-# shape, unknown fields (like the seeds' ``timestamp``) are ignored.
-class _Message(msgspec.Struct, tag_field="op", rename="camel"):
-    request_id: int | str
+# shape, unknown fields (like the seeds' ``timestamp``) are ignored. ``requestId`` is
+# optional in the shape because the changes inside a batch have none; parse_request
+# requires it of a request.
+class _Message(msgspec.Struct, tag_field="op", rename="camel", kw_only=True):
+    request_id: int | str | None = None
 
 
 class _Create(_Message, tag="create"):
@@ -89,6 +95,15 @@ class _Update(_Message, tag="update"):
 
 class _Delete(_Message, tag="delete"):
     job_id: SafeId
+
+
+class _Batch(_Message, tag="batch"):
+    changes: Annotated[
+        list[_Create | _Update | _Delete], msgspec.Meta(max_length=MAX_BATCH_CHANGES)
+    ]
+
+
+_CHANGE = msgspec.json.Decoder(_Create | _Update | _Delete)
 
 
 class _Get(_Message, tag="get"):
@@ -165,6 +180,7 @@ _DECODER = msgspec.json.Decoder(
     _Create
     | _Update
     | _Delete
+    | _Batch
     | _Get
     | _List
     | _Sync
@@ -184,21 +200,21 @@ def parse_request(line: bytes) -> Request:
     try:
         message = _DECODER.decode(line)
     except msgspec.ValidationError as exc:
+        batch = _batch_with_refusals(line)
+        if batch is not None:
+            return batch
         raise _refusal(line, exc) from None
     except msgspec.DecodeError as exc:
         raise ProtocolError("INVALID_JSON", f"request is not valid JSON ({exc})") from None
+    if message.request_id is None:
+        raise ProtocolError("INVALID_REQUEST", "requestId is missing or not a string or integer")
     kind = type(message)
     try:
-        if kind is _Update or kind is _Create:
-            op: ChangeOp = "update" if kind is _Update else "create"
-            record = normalise(message.job, fill_created=kind is _Create)
-            if message.job_id is not None and message.job_id != record["uuid"]:
-                raise InvalidInput(
-                    f"jobId {message.job_id!r} does not match job uuid {record['uuid']!r}"
-                )
-            return Request(op, message.request_id, Change(op, record["uuid"], record))
-        if kind is _Delete:
-            return Request("delete", message.request_id, Change("delete", message.job_id))
+        if kind is _Update or kind is _Create or kind is _Delete:
+            change = _change(message)
+            return Request(change.op, message.request_id, change)
+        if kind is _Batch:
+            return _batch_request(message.request_id, message.changes)
         if kind is _Get:
             return Request(
                 "get", message.request_id, job_id=message.job_id, consistent=message.consistent
@@ -233,6 +249,69 @@ def parse_request(line: bytes) -> Request:
         return Request("ping", message.request_id)
     except InvalidInput as exc:
         raise ProtocolError(exc.code, str(exc), message.request_id) from None
+
+
+def _change(message: _Create | _Update | _Delete) -> Change:
+    if type(message) is _Delete:
+        return Change("delete", message.job_id)
+    op: ChangeOp = "create" if type(message) is _Create else "update"
+    record = normalise(message.job, fill_created=op == "create")  # type: ignore[union-attr]
+    if message.job_id is not None and message.job_id != record["uuid"]:
+        raise InvalidInput(f"jobId {message.job_id!r} does not match job uuid {record['uuid']!r}")
+    return Change(op, record["uuid"], record)
+
+
+def _batch_request(request_id: int | str, items: list[Any]) -> Request:
+    """Each change of a batch stands on its own: one that is not valid is refused in its
+    place in the answer (``items`` holds its ProtocolError), and the others apply."""
+    changes: list[Change] = []
+    refused: dict[int, ProtocolError] = {}
+    for position, item in enumerate(items):
+        if type(item) is ProtocolError:
+            refused[position] = item
+            continue
+        try:
+            changes.append(_change(item))
+        except InvalidInput as exc:
+            refused[position] = ProtocolError(exc.code, str(exc))
+    return Request("batch", request_id, changes=changes, refused=refused or None)
+
+
+def _batch_with_refusals(line: bytes) -> Request | None:
+    """A batch whose envelope is right but some of whose changes are not: each change
+    checked alone, so the right ones still apply. None for anything else."""
+    try:
+        raw = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(raw, dict) or raw.get("op") != "batch":
+        return None
+    request_id, items = raw.get("requestId"), raw.get("changes")
+    if not isinstance(request_id, int | str) or type(request_id) is bool:
+        return None
+    if not isinstance(items, list) or len(items) > MAX_BATCH_CHANGES:
+        return None
+    checked: list[Any] = []
+    for position, item in enumerate(items):
+        try:
+            checked.append(_CHANGE.decode(orjson.dumps(item)))
+        except msgspec.ValidationError as exc:
+            checked.append(_change_refusal(item, position, exc))
+    return _batch_request(request_id, checked)
+
+
+def _change_refusal(item: Any, position: int, exc: msgspec.ValidationError) -> ProtocolError:
+    where = f"changes[{position}]"
+    if not isinstance(item, dict):
+        return ProtocolError("INVALID_REQUEST", f"{where} must be a JSON object")
+    detail = str(exc)
+    if "at `$.op`" in detail or detail.endswith("field `op`"):
+        return ProtocolError(
+            "UNKNOWN_OP",
+            f"{where}: op {str(item.get('op'))[:40]!r} is not one of create, update, delete",
+        )
+    error = schema_error(exc, where)
+    return ProtocolError(error.code, str(error))
 
 
 def _sync_request(message: _Sync) -> Request:

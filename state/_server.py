@@ -20,6 +20,7 @@ import os
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ import orjson
 
 from joblet_cluster.common.errors import InvalidInput, JobletError, StateError
 from joblet_cluster.common.unix import listen_unix, remove_socket
+from joblet_cluster.state._changes import Change, Outcome
 from joblet_cluster.state._protocol import (
     MAX_SYNC_JOBS,
     WRITE_OPS,
@@ -130,6 +132,7 @@ class StateServer:
             "jobCount": job_count,
             "uptimeSeconds": round(time.monotonic() - self.started_at, 3),
             "connections": len(self._connections),
+            "maxLineBytes": self.max_line_bytes,
         }
         # The raft backend's replication health: what the node's watchdog judges it by.
         health = getattr(self.backend, "health", None)
@@ -318,12 +321,19 @@ class _Connection(asyncio.Protocol):
                 except ProtocolError as exc:
                     items.append(_Reply(error_response(exc.request_id, exc.code, str(exc))))
         out: list[bytes] = []
+        limit = self.backend.batch_limit
         i = 0
         while i < len(items):
             item = items[i]
             if type(item) is Request and item.op in WRITE_OPS:
-                j = i + 1
-                while j < len(items) and type(items[j]) is Request and items[j].op in WRITE_OPS:
+                j, size = i + 1, _size(item)
+                while (
+                    j < len(items)
+                    and size < limit
+                    and type(items[j]) is Request
+                    and items[j].op in WRITE_OPS
+                ):
+                    size += _size(items[j])
                     j += 1
                 self._write(out)
                 out = []
@@ -358,9 +368,13 @@ class _Connection(asyncio.Protocol):
 
     async def _start_writes(self, requests: list[Request]) -> None:
         await self._settle_writes(MAX_COMMITTING - 1)
-        applying = asyncio.ensure_future(
-            self.backend.apply([r.change for r in requests])  # type: ignore[misc]
-        )
+        changes: list[Change] = []
+        for request in requests:
+            if request.changes is None:
+                changes.append(request.change)  # type: ignore[arg-type]
+            else:
+                changes.extend(request.changes)
+        applying = asyncio.ensure_future(self.backend.apply(changes))
         self.committing.append((requests, applying))
         applying.add_done_callback(self._answer_committed)
 
@@ -390,28 +404,22 @@ class _Connection(asyncio.Protocol):
         if exc is not None:
             log.error("backend failed on a batch of %d changes", len(requests), exc_info=exc)
             return [error_response(r.request_id, "BACKEND_ERROR", _describe(exc)) for r in requests]
-        outcomes = applying.result()
+        outcomes = iter(applying.result())
         responses = []
         dumps = orjson.dumps
-        for request, outcome in zip(requests, outcomes, strict=True):
+        for request in requests:
+            if request.changes is not None:
+                responses.append(_batch_answer(request, outcomes))
+                continue
+            outcome = next(outcomes)
             if isinstance(outcome, int):
                 responses.append(
                     b'{"requestId":%b,"success":true,"version":%d}\n'
                     % (dumps(request.request_id), outcome)
                 )
             else:
-                extra: dict[str, Any] = {}
-                if outcome.version is not None:
-                    extra["version"] = outcome.version
                 responses.append(
-                    encode(
-                        {
-                            "requestId": request.request_id,
-                            "success": False,
-                            "error": str(outcome),
-                            **extra,
-                        }
-                    )
+                    encode({"requestId": request.request_id, "success": False, **_refusal(outcome)})
                 )
         return responses
 
@@ -584,6 +592,33 @@ class _Connection(asyncio.Protocol):
 
         transport.write(encode({"requestId": rid, "success": True, "watching": True}))
         self.watches[rid] = self.backend.subscribe(deliver, request.node_id)
+
+
+def _size(request: Request) -> int:
+    """Changes a write request brings."""
+    return 1 if request.changes is None else len(request.changes)
+
+
+def _refusal(outcome: StateError) -> dict[str, Any]:
+    """A change the store refused: its error, and the version stored when there is one."""
+    if outcome.version is None:
+        return {"error": str(outcome)}
+    return {"error": str(outcome), "version": outcome.version}
+
+
+def _batch_answer(request: Request, outcomes: Iterator[Outcome]) -> bytes:
+    """One line for the batch: a result per change, in order, each the version stored
+    (applied) or ``{"error", "version"}`` (refused, by the store or before it)."""
+    refused = request.refused or {}
+    results: list[Any] = []
+    for _ in range(len(request.changes or ()) + len(refused)):
+        error = refused.get(len(results))
+        if error is not None:
+            results.append({"error": f"{error.code}: {error}"})
+            continue
+        outcome = next(outcomes)
+        results.append(outcome if isinstance(outcome, int) else _refusal(outcome))
+    return encode({"requestId": request.request_id, "success": True, "results": results})
 
 
 def _describe(exc: BaseException) -> str:

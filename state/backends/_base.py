@@ -48,10 +48,11 @@ class StateBackend(Protocol):
 
     name: str
     durable: bool  # survives a restart of the state service
-    #: requests of one connection served between two writes of answers, and so the
-    #: most changes one :meth:`apply` gets: small where applying is instant (answers
-    #: leave sooner, the client refills its pipeline meanwhile), large where a commit
-    #: has latency (raft: more changes share each round trip)
+    #: requests of one connection served between two writes of answers, and the changes
+    #: one :meth:`apply` gets (a batch request is never split, so one may bring up to
+    #: ``MAX_BATCH_CHANGES`` more): small where applying is instant (answers leave
+    #: sooner, the client refills its pipeline meanwhile), large where a commit has
+    #: latency (raft: more changes share each round trip)
     batch_limit: int
 
     async def apply(self, changes: Sequence[Change]) -> list[Outcome]:

@@ -184,6 +184,81 @@ async def test_invalid_records_are_refused_with_a_code(server: StateServer) -> N
         await raw.close()
 
 
+# -- batch -------------------------------------------------------------------------------------
+async def test_a_batch_applies_each_change_in_order_and_answers_each(server: StateServer) -> None:
+    raw = await RawConnection.open(server.path)
+    try:
+        await raw.request({"op": "create", "requestId": 0, "job": job("b0")})
+        answer = await raw.request(
+            {
+                "op": "batch",
+                "requestId": "b",
+                "changes": [
+                    {"op": "create", "job": job("b1")},
+                    {"op": "update", "job": job("b1", status="RUNNING", version=2)},
+                    {"op": "update", "job": job("b0", version=1)},  # stale
+                    {"op": "create", "job": {**job("b2"), "status": "DONE"}},  # invalid
+                    {"op": "frobnicate"},
+                    {"op": "delete", "jobId": "../b0"},
+                    "not an object",
+                    {"op": "delete", "jobId": "b0"},
+                    {"op": "update", "job": job("b9", version=2)},  # no such job
+                ],
+            }
+        )
+        assert answer["requestId"] == "b" and answer["success"] is True
+        results = answer["results"]
+        assert results[:2] == [1, 2]
+        assert results[2]["version"] == 1 and results[2]["error"].startswith("STALE_VERSION: ")
+        assert results[3]["error"].startswith("INVALID_REQUEST: changes[3].job.status")
+        assert results[4]["error"].startswith("UNKNOWN_OP: changes[4]: op 'frobnicate'")
+        assert results[5]["error"].startswith("INVALID_ID: changes[5].jobId")
+        assert results[6] == {"error": "INVALID_REQUEST: changes[6] must be a JSON object"}
+        assert results[7] == 1
+        assert results[8]["error"].startswith("NOT_FOUND: ")
+        assert len(results) == 9
+        stored = await raw.request({"op": "get", "requestId": 1, "jobId": "b1"})
+        assert (stored["job"]["status"], stored["job"]["version"]) == ("RUNNING", 2)
+        gone = await raw.request({"op": "get", "requestId": 2, "jobId": "b0"})
+        assert gone["error"].startswith("NOT_FOUND: ")
+        empty = await raw.request({"op": "batch", "requestId": 3, "changes": []})
+        assert empty == {"requestId": 3, "success": True, "results": []}
+    finally:
+        await raw.close()
+
+
+async def test_a_malformed_batch_is_refused_whole(server: StateServer) -> None:
+    raw = await RawConnection.open(server.path)
+    try:
+        too_many = [{"op": "delete", "jobId": f"j{i}"} for i in range(1025)]
+        cases = [
+            ({"op": "batch", "requestId": 1}, "INVALID_REQUEST"),
+            ({"op": "batch", "requestId": 2, "changes": {"op": "create"}}, "INVALID_REQUEST"),
+            ({"op": "batch", "requestId": 3, "changes": too_many}, "INVALID_REQUEST"),
+        ]
+        for message, code in cases:
+            answer = await raw.request(message)
+            assert answer["requestId"] == message["requestId"] and answer["success"] is False
+            assert answer["error"].startswith(f"{code}: "), answer
+        answer = await raw.request({"op": "batch", "changes": []})
+        assert answer["error"].startswith("INVALID_REQUEST: requestId is missing"), answer
+    finally:
+        await raw.close()
+
+
+async def test_pipelined_changes_are_each_answered_in_their_place(client: StateClient) -> None:
+    records = [job(f"q{i}") for i in range(600)]
+    created = await asyncio.gather(*await client.send_many("create", records))
+    assert all(r.applied and r.version == 1 for r in created)
+    updates = [job(f"q{i}", status="RUNNING", version=2) for i in range(600)]
+    updates[10] = job("q10", version=1)  # stale: answered in its place, the rest apply
+    results = await asyncio.gather(*await client.send_many("update", updates))
+    assert results[10] == (False, 1)
+    assert all(r.applied and r.version == 2 for i, r in enumerate(results) if i != 10)
+    assert len([j async for j in client.list_all(status="RUNNING")]) == 599
+    assert client.stats()["resends"] == 0
+
+
 # -- pipelining --------------------------------------------------------------------------------
 async def test_many_requests_in_flight_on_one_connection(server: StateServer) -> None:
     raw = await RawConnection.open(server.path)

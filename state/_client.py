@@ -5,8 +5,9 @@ made and are kept until the service answers, so per-job order holds and nothing 
 after a reconnect the unanswered ones go out again, in order (versions make the repeats
 harmless). When the service comes back as a new, non-durable instance (the memory
 backend after a restart), the client first restores every job it had been acknowledged,
-with ``sync``, then resends. A full queue makes callers wait (back-pressure); it never
-drops a change.
+with ``sync``, then resends. It keeps those records only while the service says it is
+not durable: a durable store (raft) keeps them itself. A full queue makes callers wait
+(back-pressure); it never drops a change.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ class StateClient(ServiceClient):
             "resends": self.resends,
             "reconnects": self.reconnects,
             "resyncs": self.resyncs,
+            "kept": len(self._acked),  # acknowledged records held for a resync
         }
 
     # -- writes ----------------------------------------------------------------------------
@@ -454,7 +456,8 @@ class StateClient(ServiceClient):
         future = call.future
         if success:
             if call.op in ("create", "update"):
-                self._remember(call.job_id, call.record)  # type: ignore[arg-type]
+                if not self.durable and self.node_id:
+                    self._remember(call.job_id, call.record)  # type: ignore[arg-type]
                 result: Any = ChangeResult(True, version)
             elif call.op == "delete":
                 self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
@@ -570,6 +573,8 @@ class StateClient(ServiceClient):
         restarted = self.instance_id is not None and info["instanceId"] != self.instance_id
         self.instance_id = info["instanceId"]
         self.durable = bool(info.get("durable"))
+        if self.durable:
+            self._acked.clear()  # the store keeps them: nothing to restore from here
         self._batch_bytes = min(BATCH_BYTES, int(info.get("maxLineBytes") or 0) // 2)
         if restarted and not self.durable and self.node_id and self._acked:
             self.resyncs += 1

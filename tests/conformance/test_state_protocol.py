@@ -259,6 +259,15 @@ async def test_pipelined_changes_are_each_answered_in_their_place(client: StateC
     assert client.stats()["resends"] == 0
 
 
+async def test_records_are_kept_for_a_resync_only_when_the_store_is_not_durable(
+    client: StateClient,
+) -> None:
+    await asyncio.gather(*await client.send_many("create", [job(f"k{i}") for i in range(50)]))
+    await client.delete("k0")
+    assert client.durable is not None
+    assert client.stats()["kept"] == (0 if client.durable else 49)
+
+
 # -- pipelining --------------------------------------------------------------------------------
 async def test_many_requests_in_flight_on_one_connection(server: StateServer) -> None:
     raw = await RawConnection.open(server.path)

@@ -17,7 +17,9 @@ files on, election timeouts at the config defaults) on loopback, measures:
     has applied what the leader had committed (the store then holds every job loaded).
 In the same run, for reference, the same create/update pattern against a three-member
 etcd cluster (Debian's ``etcd-server``) through a Python gRPC client built the same way
-(tests/benchmarks/_etcd.py), reported as a ratio.
+(tests/benchmarks/_etcd.py), reported as a ratio; and the bare pysyncobj setup the
+issue's target was set from (tests/benchmarks/_bare_raft.py), which tells a slow day's
+machine from slow code.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 from joblet_cluster.common import aio
 from joblet_cluster.state import StateClient
+from tests.benchmarks._bare_raft import GROUP, IN_FLIGHT, bare_pysyncobj_rate
 from tests.benchmarks._etcd import etcd_changes, etcd_cluster, job_changes
 from tests.benchmarks.bench_state_ipc import lanes_by_job, make_jobs, percentile, updates_for
 from tests.support import RaftReplicas, machine
@@ -156,6 +159,7 @@ async def run(args: argparse.Namespace) -> None:
         ours = await raft_side(args, Path(tmp) / "raft")
         paced_rate, latency = ours["paced"]
         theirs = await etcd_side(args, Path(tmp) / "etcd", paced_rate)
+    bare = await asyncio.to_thread(bare_pysyncobj_rate, args.bare_seconds)
     print(f"{'':<44}{'ours (raft)':>16}{'etcd':>16}{'ratio':>8}")
     for op in ("create", "update"):
         mine, other = ours[op], theirs[op].rate
@@ -173,6 +177,11 @@ async def run(args: argparse.Namespace) -> None:
         f"  (ours: {args.callers} callers per node each waiting, {paced_rate:,.0f} changes/s; "
         f"etcd: paced at that rate, {other.rate:,.0f} changes/s; etcd window "
         f"{args.etcd_window} for the throughput rows, {args.etcd_jobs:,} jobs)"
+    )
+    print(
+        f"bare pysyncobj, the issue's reference (3 processes, {GROUP} compare-and-set "
+        f"changes a call, {IN_FLIGHT} calls in flight each, no state service): "
+        f"{bare:,.0f} changes/s; ours is {ours['create'] / bare:.0%} of it (creates)"
     )
     times = ours["failovers"]
     print(
@@ -193,6 +202,7 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=4, help="latency callers per node")
     parser.add_argument("--latency-changes", type=int, default=6_000)
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--bare-seconds", type=float, default=10.0, help="bare pysyncobj run")
     parser.add_argument("--etcd-window", type=int, default=64, help="etcd in flight per client")
     parser.add_argument(
         "--etcd-jobs",
@@ -203,6 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.jobs, args.latency_changes, args.kills, args.etcd_jobs = 3_000, 300, 2, 3_000
+        args.bare_seconds = 1.0
     os.environ.setdefault("PYTHONHASHSEED", "0")
     aio.collect_rarely()  # as the node daemons this stands in for do
     aio.run(run(args))

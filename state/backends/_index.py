@@ -5,7 +5,11 @@ create and status change was the largest part of applying one (a third of a repl
 work for an update). Writes far outnumber the lists that walk an index, so a write only
 records the key it adds or removes, in a dict; the next read folds what accumulated in
 at once. A large backlog is folded by rebuilding the list with one sort, which Timsort
-does in near-linear time because both parts are already in order.
+does in near-linear time because both parts are already in order. An index nobody reads
+(a follower's, say) never folds, and needs no bound: a key waits at most once, in one of
+the two, so the backlog holds no more keys than the jobs there are (a dict entry costs
+some 30 bytes more than the list's pointer; folding it in as it grew cost a create a
+third more on every replica).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ CONNECT_TIMEOUT = 60.0  # the services may restart a few times before they answe
 async def serve_node(config: Config, insecure: bool = False, supervise: bool = True) -> None:
     """Serve until SIGTERM or SIGINT. ``supervise`` False uses services already running
     (tests, or an operator running them under systemd)."""
-    collect_rarely()  # its state client keeps every acknowledged record
+    collect_rarely()  # its state client may keep every acknowledged record (memory backend)
     server_config = config.server
     credentials = None if insecure else _credentials(config)
     if insecure:

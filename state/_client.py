@@ -379,14 +379,11 @@ class StateClient(ServiceClient):
             inflight[call.request_id] = call
             room -= 1
             if call.op in CHANGE_OPS:
-                if run and size + len(call.line) > self._batch_bytes:
+                if run and (len(run) == BATCH_CHANGES or size + len(call.line) > self._batch_bytes):
                     self._write_changes(run, out)
                     run, size = [], 0
                 run.append(call)
                 size += len(call.line)
-                if len(run) == BATCH_CHANGES:
-                    self._write_changes(run, out)
-                    run, size = [], 0
             else:
                 if run:
                     self._write_changes(run, out)

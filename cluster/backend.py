@@ -41,6 +41,7 @@ from joblet_cluster.state.backends._base import (
     WatchCallback,
     WatchEvent,
 )
+from joblet_cluster.state.backends._packed import unpack
 
 log = logging.getLogger("joblet.cluster")
 
@@ -211,6 +212,8 @@ class RaftBackend:
         with self.replica.lock:  # applying holds it: the copy is at one log index
             jobs = list(self.replica.records.values())
             index = self.sync_obj.raftLastApplied
+        # decoded outside the lock: a stored record is replaced, never changed in place
+        jobs = [unpack(record) for record in jobs]
         return StoreSnapshot(jobs, index, self.sync_obj.raftCurrentTerm)
 
     async def restore(self, jobs: Sequence[JobRecord], first: bool) -> None:

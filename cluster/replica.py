@@ -11,7 +11,11 @@ snapshot that replaces the state.
 
 The replica that sent an entry already holds its changes, decoded and checked: it keeps
 them by the entry's bytes (:meth:`JobReplica.pack`) and applies those when the entry
-comes back through the log, which saves one replica in three decoding every change.
+comes back through the log. The others decode only each change's head and keep the
+record packed until it is read (:mod:`~joblet_cluster.state.backends._packed`): each
+change travels as ``[op, job_id, record, nodeId, version, status, createdAt]``. A release
+before the head was added reads the first three and ignores the rest; its entries (in a
+journal, say) have no head and are decoded whole.
 """
 
 from __future__ import annotations
@@ -27,14 +31,52 @@ from joblet_cluster.state._changes import Change, Outcome
 from joblet_cluster.state._record import JobRecord
 from joblet_cluster.state.backends._base import SyncResult
 from joblet_cluster.state.backends._memory import MemoryBackend
+from joblet_cluster.state.backends._packed import decode_record, packed_record
+
+
+class _Packed(msgspec.Struct, array_like=True, gc=False):
+    """A change as a replica that did not send it decodes it: the record left packed."""
+
+    op: str
+    job_id: str
+    record: msgspec.Raw
+    node_id: str | None = None  # None: an entry from before heads, decoded whole
+    version: int = 0
+    status: str = ""
+    created_at: str | None = None
+
 
 _ENCODER = msgspec.msgpack.Encoder()
-_CHANGES = msgspec.msgpack.Decoder(list[Change])
+_ENTRY = msgspec.msgpack.Decoder(list[_Packed])
 _RECORDS = msgspec.msgpack.Decoder(list[dict[str, Any]])
 
 
 def pack_changes(changes: Sequence[Change]) -> bytes:
-    return _ENCODER.encode(changes)
+    return _ENCODER.encode(
+        [
+            (c.op, c.job_id, None)
+            if (r := c.record) is None
+            else (c.op, c.job_id, r, r["nodeId"], r["version"], r["status"], r.get("createdAt"))
+            for c in changes
+        ]
+    )
+
+
+def unpack_changes(packed: bytes) -> list[Change]:
+    """:func:`pack_changes` undone, each record left packed."""
+    changes = []
+    record: JobRecord | None
+    for c in _ENTRY.decode(packed):
+        if c.op == "delete":
+            record = None
+        elif c.node_id is None:
+            record = decode_record(c.record)
+        else:
+            record = packed_record(
+                c.job_id, c.node_id, c.status, c.version, c.created_at, bytes(c.record)
+            )
+        changes.append(Change(c.op, c.job_id, record))  # type: ignore[arg-type]
+    return changes
 
 
 def pack_records(records: Sequence[JobRecord]) -> bytes:
@@ -69,7 +111,7 @@ class JobReplica(SyncObjConsumer):
         """The changes :func:`pack_changes` packed, applied in order."""
         changes = self.sent.pop(packed, None)
         if changes is None:
-            changes = _CHANGES.decode(packed)
+            changes = unpack_changes(packed)
         with self.lock:
             return self.store.apply_now(changes)
 

@@ -5,7 +5,8 @@ keys, so a filtered list walks only matching jobs, in order, and stops at its li
 indexes put themselves in order when read, not on every write (:mod:`._index`).
 ``createdAt`` never changes, so an update that keeps its status touches no index. An
 unfiltered list merges the nodes' indexes: an index of every job would cost every create
-one more sorted insert, on every raft replica.
+one more sorted insert, on every raft replica. A raft replica stores other nodes' records
+packed (:mod:`._packed`); every read here hands out records whole.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from joblet_cluster.state.backends._base import (
     WatchEvent,
 )
 from joblet_cluster.state.backends._index import DeferredIndex, Key
+from joblet_cluster.state.backends._packed import PACKED, unpack
 
 log = logging.getLogger("joblet.state.memory")
 
@@ -88,7 +90,8 @@ class MemoryBackend:
         return outcomes
 
     async def get(self, job_id: str) -> JobRecord | None:
-        return self._jobs.get(job_id)
+        record = self._jobs.get(job_id)
+        return None if record is None else self._whole(record)
 
     async def list(self, query: JobQuery) -> JobPage:
         wanted = query.limit + 1
@@ -159,7 +162,7 @@ class MemoryBackend:
         return None  # one copy: every read is current
 
     async def snapshot(self) -> StoreSnapshot:
-        return StoreSnapshot(list(self._jobs.values()))
+        return StoreSnapshot([unpack(record) for record in self._jobs.values()])
 
     async def restore(self, jobs: Sequence[JobRecord], first: bool) -> None:
         self.restore_now(jobs, first)
@@ -202,13 +205,22 @@ class MemoryBackend:
             self._notify(kind, record)
 
     def _notify(self, kind: str, record: JobRecord) -> None:
-        event: WatchEvent = {"type": kind, "job": record, "revision": self._revision}
+        event: WatchEvent | None = None
         for callback, node_id in list(self._watchers.values()):
             if node_id is None or node_id == record["nodeId"]:
+                if event is None:
+                    event = {"type": kind, "job": unpack(record), "revision": self._revision}
                 try:
                     callback(event)
                 except Exception:
                     log.exception("watch callback failed; the change itself is committed")
+
+    def _whole(self, record: JobRecord) -> JobRecord:
+        """``record`` as a read hands it out: decoded if it was packed, and kept decoded."""
+        if PACKED not in record:
+            return record
+        whole = self._jobs[record["uuid"]] = unpack(record)
+        return whole
 
     def _index(self, table: dict[str, DeferredIndex], name: str) -> DeferredIndex:
         index = table.get(name)
@@ -252,10 +264,10 @@ class MemoryBackend:
         return min(options, key=lambda lists: sum(map(len, lists)))
 
     def _candidates(self, query: JobQuery) -> Iterator[JobRecord]:
-        jobs = self._jobs
+        jobs, whole = self._jobs, self._whole
         for index in self._sources(query):
             for _, uuid in index:
-                yield jobs[uuid]
+                yield whole(jobs[uuid])
 
     def _walk_created(self, query: JobQuery) -> Iterator[JobRecord]:
         """Jobs matching ``query`` in createdAt order, starting after its cursor."""
@@ -273,12 +285,12 @@ class MemoryBackend:
         keys: Iterable[Key] = (
             walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=query.descending)
         )
-        jobs = self._jobs
+        jobs, whole = self._jobs, self._whole
         after = query.after
         for key in keys:
             if key == after:
                 continue
-            job = jobs[key[1]]
+            job = whole(jobs[key[1]])
             if query.matches(job):
                 yield job
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from joblet_cluster.state import StateClient, now, transition
-from tests.support import RaftReplicas
+from joblet_cluster.state._snapshot import read_snapshot
+from tests.support import RaftReplicas, new_job
 
 
 @pytest.fixture
@@ -61,3 +62,46 @@ async def test_a_change_through_one_node_is_on_every_replica_within_a_second(
         assert [j["uuid"] for j in listed] == ["raft-job-1"]
         stale = await two.update(running)  # the same change again, through another node
         assert not stale.applied and stale.version == 2
+
+
+async def test_another_nodes_records_are_read_whole_from_every_replica(
+    three_replicas: list[Path], tmp_path: Path
+) -> None:
+    """Replicas that did not write a change keep its record packed until it is read
+    (state/backends/_packed.py): every read must hand out exactly what the writer holds."""
+    first, second, third = three_replicas
+    async with (
+        StateClient(first, node_id="node-1") as one,
+        StateClient(second) as two,
+        StateClient(third) as three,
+    ):
+        async with three.watch() as events:
+            job = {
+                **new_job("packed-1", "node-1", command="python3", args=["-c", "pass"]),
+                "labels": {"team": "a", "tier": "web"},
+                "environment": {"MODE": "test"},
+            }
+            assert (await one.create(job)).applied
+            running = transition(job, "RUNNING", pid=7)
+            del running["createdAt"]  # an update may leave it out: the store keeps its own
+            assert (await one.update(running)).applied
+            await two.get("packed-1", consistent=True)
+            written = await one.get("packed-1")
+            assert written is not None and written["createdAt"] == job["createdAt"]
+            for replica in (two, three):
+                assert await replica.get("packed-1") == written
+                listed, _ = await replica.list(labels="team=a", status="RUNNING")
+                assert listed == [written]
+            put = [await asyncio.wait_for(events.__anext__(), 10) for _ in range(2)]
+            assert [e["job"]["version"] for e in put] == [1, 2]
+            assert put[1]["job"] == written
+            assert (await one.delete("packed-1")).applied
+            gone = await asyncio.wait_for(events.__anext__(), 10)
+            assert (gone["type"], gone["job"]) == ("delete", written)
+        await one.create(new_job("packed-2", "node-1", labels={"team": "b"}))
+        await one.get("packed-2", consistent=True)
+        await one.snapshot(tmp_path / "writer.snapshot")
+        await two.snapshot(tmp_path / "follower.snapshot")
+    _, from_writer = read_snapshot(tmp_path / "writer.snapshot")
+    _, from_follower = read_snapshot(tmp_path / "follower.snapshot")
+    assert from_follower == from_writer and [j["uuid"] for j in from_writer] == ["packed-2"]

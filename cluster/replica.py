@@ -31,7 +31,7 @@ from joblet_cluster.state._changes import Change, Outcome
 from joblet_cluster.state._record import JobRecord
 from joblet_cluster.state.backends._base import SyncResult
 from joblet_cluster.state.backends._memory import MemoryBackend
-from joblet_cluster.state.backends._packed import decode_record, packed_record
+from joblet_cluster.state.backends._packed import PACKED, decode_record
 
 
 class _Packed(msgspec.Struct, array_like=True, gc=False):
@@ -63,19 +63,35 @@ def pack_changes(changes: Sequence[Change]) -> bytes:
 
 
 def unpack_changes(packed: bytes) -> list[Change]:
-    """:func:`pack_changes` undone, each record left packed."""
-    changes = []
-    record: JobRecord | None
+    """:func:`pack_changes` undone, each record left packed (the head's dict is written
+    out here, twice, because this loop is most of what a follower does per change)."""
+    changes: list[Change] = []
+    append_change = changes.append
     for c in _ENTRY.decode(packed):
-        if c.op == "delete":
+        record: Any
+        if c.node_id is not None:
+            if c.created_at is not None:
+                record = {
+                    "uuid": c.job_id,
+                    "nodeId": c.node_id,
+                    "status": c.status,
+                    "version": c.version,
+                    "createdAt": c.created_at,
+                    PACKED: bytes(c.record),
+                }
+            else:  # an update that leaves it out: the store keeps the stored one
+                record = {
+                    "uuid": c.job_id,
+                    "nodeId": c.node_id,
+                    "status": c.status,
+                    "version": c.version,
+                    PACKED: bytes(c.record),
+                }
+        elif c.op == "delete":
             record = None
-        elif c.node_id is None:
-            record = decode_record(c.record)
         else:
-            record = packed_record(
-                c.job_id, c.node_id, c.status, c.version, c.created_at, bytes(c.record)
-            )
-        changes.append(Change(c.op, c.job_id, record))  # type: ignore[arg-type]
+            record = decode_record(c.record)  # an entry from before heads
+        append_change(Change(c.op, c.job_id, record))  # type: ignore[arg-type]
     return changes
 
 

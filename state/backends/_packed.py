@@ -27,17 +27,6 @@ PACKED = "\x00packed"
 _RECORD = msgspec.msgpack.Decoder(dict[str, Any])
 
 
-def packed_record(
-    job_id: str, node_id: str, status: str, version: int, created_at: str | None, packed: bytes
-) -> JobRecord:
-    """A stored record that still has to be decoded. ``createdAt`` is left out, not None,
-    when the change carried none: the store then keeps the stored one, as for any update."""
-    head = {"uuid": job_id, "nodeId": node_id, "status": status, "version": version, PACKED: packed}
-    if created_at is not None:
-        head["createdAt"] = created_at
-    return cast(JobRecord, head)
-
-
 def decode_record(data: bytes | msgspec.Raw) -> JobRecord:
     """A record as msgpack holds it, checked where it came in (not again here)."""
     return cast(JobRecord, _RECORD.decode(data))

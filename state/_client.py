@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 from joblet_cluster.common.aio import ServiceClient
@@ -50,30 +51,19 @@ class ChangeResult(NamedTuple):
     version: int | None
 
 
-class _Call:
+class _Call(msgspec.Struct):
     """One request; ``line`` is its JSON without the newline (a change's also travels
-    as an element of a batch, where its requestId is ignored)."""
+    as an element of a batch, where its requestId is ignored). A Struct: one is made
+    per change, and its constructor runs in C (a slotted class's took 0.4 us more)."""
 
-    __slots__ = ("future", "internal", "job_id", "line", "op", "record", "request_id", "retried")
-
-    def __init__(
-        self,
-        request_id: int,
-        op: str,
-        line: bytes,
-        future: asyncio.Future[Any],
-        job_id: str | None,
-        record: JobRecord | None,
-        internal: bool,
-    ) -> None:
-        self.request_id = request_id
-        self.op = op
-        self.line = line
-        self.future = future
-        self.job_id = job_id
-        self.record = record
-        self.internal = internal
-        self.retried = False
+    request_id: int
+    op: str
+    line: bytes
+    future: asyncio.Future[Any]
+    job_id: str | None
+    record: JobRecord | None
+    internal: bool
+    retried: bool = False
 
 
 # Aliases, because inside the class `list` names the method, not the type.

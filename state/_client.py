@@ -186,11 +186,18 @@ class StateClient(ServiceClient):
     async def send_many(
         self, op: str, targets: Iterable[JobRecord | str]
     ) -> list[asyncio.Future[ChangeResult]]:
-        """:meth:`send` for a batch: each change still travels and is answered on its own."""
+        """:meth:`send` for a batch: each change still travels and is answered on its own.
+
+        Every ``BATCH_CHANGES`` changes it lets the loop run, so the first ones are on the
+        wire while later ones are queued: queueing 33,000 changes in one go held the loop
+        a third of a second, with nothing sent and the services idle.
+        """
         futures = []
-        for target in targets:
+        for count, target in enumerate(targets, 1):
             if self._outstanding >= self.max_pending:
                 await self._wait_for_room()
+            elif count % BATCH_CHANGES == 0:
+                await asyncio.sleep(0)
             self._check_open()
             futures.append(self._enqueue_change(op, target))
         return futures

@@ -19,7 +19,7 @@ from joblet_cluster.common.errors import (
     StaleVersion,
     StateError,
 )
-from joblet_cluster.state._lifecycle import check_transition
+from joblet_cluster.state._lifecycle import check_transition, may_move
 from joblet_cluster.state._record import JobRecord
 
 ChangeOp = Literal["create", "update", "delete"]
@@ -49,29 +49,30 @@ class Change(msgspec.Struct, array_like=True):
 def decide(stored: JobRecord | None, change: Change) -> StateError | None:
     """Why ``change`` must not apply over ``stored``, or None when it applies.
 
-    On an applied update without ``createdAt``, the caller keeps the stored one.
+    On an applied update without ``createdAt``, the caller keeps the stored one. Every
+    replica runs this for every change: the checks that pass read each field once.
     """
+    op = change.op
     if stored is None:
-        if change.op == "create":
+        if op == "create":
             return None
         return NotFound(f"job {change.job_id} does not exist")
-    if change.op == "delete":
-        return None
     record = change.record
-    assert record is not None
-    version = record["version"]
+    if record is None:  # a delete
+        return None
     current = stored["version"]
     if stored["nodeId"] != record["nodeId"]:
         return AlreadyExists(
             f"job {change.job_id} belongs to node {stored['nodeId']}, not {record['nodeId']}",
             version=current,
         )
-    if version <= current:
+    if record["version"] <= current:
         return StaleVersion(
-            f"job {change.job_id} is at version {current}; this change carries version {version}",
+            f"job {change.job_id} is at version {current}; "
+            f"this change carries version {record['version']}",
             version=current,
         )
-    if change.op == "create":
+    if op == "create":
         return AlreadyExists(
             f"job {change.job_id} already exists at version {current}", version=current
         )
@@ -83,7 +84,7 @@ def decide(stored: JobRecord | None, change: Change) -> StateError | None:
             "IMMUTABLE_FIELD",
             version=current,
         )
-    if stored["status"] != record["status"]:
+    if not may_move(stored["status"], record["status"]):
         try:
             check_transition(stored["status"], record["status"], change.job_id)
         except IllegalTransition as exc:

@@ -47,13 +47,16 @@ def is_terminal(status: str) -> bool:
     return status in TERMINAL
 
 
-def check_transition(current: str, new: str, job_id: str = "") -> None:
-    """Raise :class:`IllegalTransition` naming both statuses unless ``current → new`` is allowed.
+def may_move(current: str, new: str) -> bool:
+    """Whether a job may go from ``current`` to ``new``. Staying in the same status is
+    always allowed: that is a change of other fields (a pid, an exit code, labels), and a
+    terminal status still never changes."""
+    return current == new or new in _ALLOWED.get(current, ())
 
-    Staying in the same status is always allowed: that is a change of other fields
-    (a pid, an exit code, labels), and a terminal status still never changes.
-    """
-    if current == new or new in _ALLOWED.get(current, ()):
+
+def check_transition(current: str, new: str, job_id: str = "") -> None:
+    """Raise :class:`IllegalTransition` naming both statuses unless :func:`may_move`."""
+    if may_move(current, new):
         return
     subject = f"job {job_id}: " if job_id else ""
     raise IllegalTransition(f"{subject}cannot move from {current} to {new}")

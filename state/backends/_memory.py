@@ -60,28 +60,24 @@ class MemoryBackend:
         """:meth:`apply` without a loop: the raft replica applies committed entries on
         pysyncobj's thread."""
         outcomes: list[Outcome] = []
+        outcome = outcomes.append
         jobs = self._jobs
         for change in changes:
             stored = jobs.get(change.job_id)
             refusal = decide(stored, change)
             if refusal is not None:
-                outcomes.append(refusal)
+                outcome(refusal)
                 continue
-            if change.op == "delete":
+            record = change.record
+            if record is None:  # a delete
                 assert stored is not None
-                outcomes.append(stored["version"])
+                outcome(stored["version"])
                 self._remove(stored)
                 self._publish("delete", stored)
                 continue
-            record = change.record
-            assert record is not None
-            outcomes.append(record["version"])
+            outcome(record["version"])
             if stored is None:
                 self._insert(record)
-            elif stored["status"] == record["status"]:
-                if "createdAt" not in record:
-                    record["createdAt"] = stored["createdAt"]
-                jobs[change.job_id] = record  # same status, same createdAt: no index moves
             else:
                 self._replace(stored, record)
             self._revision += 1
@@ -235,13 +231,15 @@ class MemoryBackend:
         self._index(self._by_node, record["nodeId"]).add(key)
 
     def _replace(self, stored: JobRecord, record: JobRecord) -> None:
+        """``createdAt`` never changes, so only a new status moves the job in an index."""
         if "createdAt" not in record:
             record["createdAt"] = stored["createdAt"]
         self._jobs[record["uuid"]] = record
-        if stored["status"] != record["status"]:
+        old, new = stored["status"], record["status"]
+        if old != new:
             key = _key(stored)
-            self._by_status[stored["status"]].remove(key)
-            self._index(self._by_status, record["status"]).add(key)
+            self._by_status[old].remove(key)
+            self._index(self._by_status, new).add(key)
 
     def _remove(self, stored: JobRecord) -> None:
         key = _key(stored)

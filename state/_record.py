@@ -21,6 +21,7 @@ from joblet_cluster.state._lifecycle import check_transition
 
 MAX_VERSION = 2**63 - 1
 TIME_FIELDS = ("createdAt", "updatedAt", "startTime", "endTime", "scheduledTime")
+_TIME_NAMES = tuple((field, f"job.{field}") for field in TIME_FIELDS)  # named in errors
 SECRET_MASK = "***"
 
 SafeId = Annotated[str, Meta(pattern=SAFE_ID_PATTERN)]
@@ -121,13 +122,13 @@ def normalise(record: JobRecord, *, fill_created: bool = False) -> JobRecord:
     check_id(record["uuid"], "job.uuid")
     check_id(record["nodeId"], "job.nodeId")
     get = record.get
-    for field in TIME_FIELDS:
+    for field, name in _TIME_NAMES:
         value = get(field)
         if value is None or value == "":
             if field in record:
                 del record[field]  # type: ignore[misc]
         else:
-            canonical = canonical_time(value, f"job.{field}")
+            canonical = canonical_time(value, name)
             if canonical != value:
                 record[field] = canonical  # type: ignore[literal-required]
     if fill_created and "createdAt" not in record:

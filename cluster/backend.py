@@ -24,6 +24,7 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObjConf
 
+from joblet_cluster.cluster.compression import compression_level, use_compression
 from joblet_cluster.cluster.pickling import use_binary_pickles
 from joblet_cluster.cluster.replica import JobReplica, pack_records
 from joblet_cluster.cluster.ticks import ROLES, WatchedSyncObj
@@ -45,6 +46,7 @@ from joblet_cluster.state.backends._packed import unpack
 
 log = logging.getLogger("joblet.cluster")
 
+SOCKET_BUFFER_BYTES = 2**21  # the kernel caps it at net.core.[rw]mem_max
 MAX_IN_FLIGHT = 4  # replicated entries awaiting their commit
 ENTRY_CHANGES = 1024  # changes one entry takes from the queue (a batch is never split)
 
@@ -63,6 +65,7 @@ class RaftBackend:
     def __init__(self, cluster: ClusterConfig) -> None:
         _check(cluster)
         use_binary_pickles()
+        use_compression(compression_level(cluster.compression_level, bool(cluster.secret)))
         data = Path(cluster.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.replica = JobReplica()
@@ -91,6 +94,10 @@ class RaftBackend:
             connectionRetryTime=0.5,
             # an entry of ENTRY_CHANGES changes (~200 KB) travels whole, not in 64 KB parts
             appendEntriesBatchSizeBytes=2**20,
+            # a whole uncompressed entry fits in the socket buffers and is read at once:
+            # read 64 KB at a time (the default), it was joined again from parts
+            sendBufferSize=SOCKET_BUFFER_BYTES,
+            recvBufferSize=SOCKET_BUFFER_BYTES,
             journalFile=str(data / "journal"),
             fullDumpFile=str(data / "dump"),
             logCompactionMinEntries=cluster.log_compaction_entries,

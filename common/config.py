@@ -86,6 +86,9 @@ class ClusterConfig:
     # in its own part of that period: the log, held in memory, stays bounded under load
     log_compaction_entries: int = _key("log_compaction_entries", default=10_000)
     log_compaction_seconds: float = _key("log_compaction_seconds", default=60.0)
+    # zlib level of what replicas send each other, 0-9; -1: 0 without a secret and 1 with
+    # one (cluster/compression.py says why)
+    compression_level: int = _key("compression_level", default=-1)
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,11 @@ def _check_cross_fields(config: Config, where: str) -> None:
         fail("cluster.log_compaction_entries", "must be at least 1")
     if config.cluster.log_compaction_seconds < 1:
         fail("cluster.log_compaction_seconds", "must be at least 1 (seconds)")
+    if not -1 <= config.cluster.compression_level <= 9:
+        fail(
+            "cluster.compression_level",
+            "must be from 0 (none) to 9 (smallest), or -1 (0 without a secret, 1 with one)",
+        )
     if config.state.max_line_bytes < 1024:
         fail("state.max_line_bytes", "must be at least 1024 bytes")
     if config.state.max_connections < 1:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from joblet_cluster.state import StateClient, now, transition
 from joblet_cluster.state._snapshot import read_snapshot
@@ -105,3 +106,28 @@ async def test_another_nodes_records_are_read_whole_from_every_replica(
     _, from_writer = read_snapshot(tmp_path / "writer.snapshot")
     _, from_follower = read_snapshot(tmp_path / "follower.snapshot")
     assert from_follower == from_writer and [j["uuid"] for j in from_writer] == ["packed-2"]
+
+
+async def test_encrypted_replicas_at_different_compression_levels_agree(sock_dir: Path) -> None:
+    """Any zlib level is read by any replica (an older release sends at 3): one replica at
+    9, one at 0, one automatic (1, with a secret), all encrypting with the secret."""
+    replicas = RaftReplicas(sock_dir, secret="the-cluster-secret")
+    for n, level in ((0, 9), (1, 0)):
+        config = yaml.safe_load(replicas.configs[n].read_text())
+        config["cluster"]["compression_level"] = level
+        replicas.configs[n].write_text(yaml.safe_dump(config))
+    with replicas:
+        clients = [StateClient(replicas.socket(n), node_id=f"node-{n + 1}") for n in range(3)]
+        for client in clients:
+            await client.start()
+        try:
+            for n, client in enumerate(clients):
+                job = new_job(f"mixed-{n}", f"node-{n + 1}", labels={"from": str(n)})
+                assert (await client.create(job)).applied
+            for n in range(3):
+                written = await clients[n].get(f"mixed-{n}")
+                for reader in clients:
+                    assert await reader.get(f"mixed-{n}", consistent=True) == written
+        finally:
+            for client in clients:
+                await client.close()

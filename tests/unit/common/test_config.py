@@ -50,6 +50,7 @@ FULL: dict = {
         "watchdog_timeout": 4.0,
         "log_compaction_entries": 500,
         "log_compaction_seconds": 30.0,
+        "compression_level": 6,
     },
     "state": {
         "backend": "redis",
@@ -371,6 +372,7 @@ def test_port_at_the_range_ends_is_accepted(tmp_path, port):
         (MINIMAL + "cluster:\n  watchdog_timeout: 0.5\n", "cluster.watchdog_timeout"),
         (MINIMAL + "cluster:\n  log_compaction_entries: 0\n", "cluster.log_compaction_entries"),
         (MINIMAL + "cluster:\n  log_compaction_seconds: 0\n", "cluster.log_compaction_seconds"),
+        (MINIMAL + "cluster:\n  compression_level: 10\n", "cluster.compression_level"),
         (
             MINIMAL + "persist:\n  ipc:\n    max_message_size: 1000\n",
             "persist.ipc.max_message_size",

@@ -21,7 +21,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import orjson
@@ -39,12 +39,13 @@ BATCH_BYTES = 256 * 1024  # and of about this size, or half the service's longes
 CHANGE_OPS = frozenset({"create", "update", "delete"})
 
 
-class ChangeResult(NamedTuple):
+class ChangeResult(msgspec.Struct, frozen=True, gc=False):
     """The service's answer to a change.
 
     ``applied`` is False when the store already held this version or a newer one (a
     retried change, or one overtaken by a newer change): the job's state is at least
-    as new as the change, so nothing is lost. ``version`` is the stored version.
+    as new as the change, so nothing is lost. ``version`` is the stored version. One is
+    made per change: a Struct's constructor runs in C (a NamedTuple's took 0.6 us more).
     """
 
     applied: bool

@@ -194,13 +194,16 @@ class StateClient(ServiceClient):
         a third of a second, with nothing sent and the services idle.
         """
         futures = []
+        enqueue = self._enqueue_change
+        self._check_open()
         for count, target in enumerate(targets, 1):
             if self._outstanding >= self.max_pending:
                 await self._wait_for_room()
+                self._check_open()  # only an await lets close() run
             elif count % BATCH_CHANGES == 0:
                 await asyncio.sleep(0)
-            self._check_open()
-            futures.append(self._enqueue_change(op, target))
+                self._check_open()
+            futures.append(enqueue(op, target))
         return futures
 
     def _enqueue_change(self, op: str, target: JobRecord | str) -> asyncio.Future[ChangeResult]:

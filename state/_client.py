@@ -21,7 +21,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import orjson
@@ -39,17 +39,25 @@ BATCH_BYTES = 256 * 1024  # and of about this size, or half the service's longes
 CHANGE_OPS = frozenset({"create", "update", "delete"})
 
 
-class ChangeResult(msgspec.Struct, frozen=True, gc=False):
+class ChangeResult(NamedTuple):
     """The service's answer to a change.
 
     ``applied`` is False when the store already held this version or a newer one (a
     retried change, or one overtaken by a newer change): the job's state is at least
-    as new as the change, so nothing is lost. ``version`` is the stored version. One is
-    made per change: a Struct's constructor runs in C (a NamedTuple's took 0.6 us more).
+    as new as the change, so nothing is lost. ``version`` is the stored version.
     """
 
     applied: bool
     version: int | None
+
+
+def _change_result(applied: bool, version: int | None) -> ChangeResult:
+    """One per change answered: ``tuple.__new__`` directly skips the NamedTuple's own
+    ``__new__``, a Python function, and takes 0.4 us where calling the class took 0.7."""
+    return _TUPLE_NEW(ChangeResult, (applied, version))
+
+
+_TUPLE_NEW: Any = tuple.__new__
 
 
 class _Call(msgspec.Struct):
@@ -456,10 +464,10 @@ class StateClient(ServiceClient):
             if call.op in ("create", "update"):
                 if not self.durable and self.node_id:
                     self._remember(call.job_id, call.record)  # type: ignore[arg-type]
-                result: Any = ChangeResult(True, version)
+                result: Any = _change_result(True, version)
             elif call.op == "delete":
                 self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
-                result = ChangeResult(True, version)
+                result = _change_result(True, version)
             else:
                 result = message
             if not future.done():
@@ -481,7 +489,7 @@ class StateClient(ServiceClient):
                 if call.op == "delete":
                     self._acked.pop(call.job_id, None)  # type: ignore[arg-type]
                 if not future.done():
-                    future.set_result(ChangeResult(False, version))
+                    future.set_result(_change_result(False, version))
             elif not future.done():
                 future.set_exception(error)
         if call.internal:

@@ -11,7 +11,14 @@ import pytest
 
 from joblet_cluster.common.errors import StateUnavailable
 from joblet_cluster.state import StateClient
-from tests.support import start_state, stop, wait_for_socket, wait_until, write_config
+from tests.support import (
+    start_state,
+    state_service,
+    stop,
+    wait_for_socket,
+    wait_until,
+    write_config,
+)
 
 
 def versions_of(uuid: str, count: int) -> list[dict[str, Any]]:
@@ -179,23 +186,18 @@ async def test_send_many_puts_changes_on_the_wire_while_it_queues_the_rest(
 ) -> None:
     """A long send_many lets the loop run: the first changes are answered before the last
     ones are even queued (queueing 33,000 in one go held the loop a third of a second)."""
-    config = write_config(sock_dir)
-    sock = sock_dir / "run" / "state.sock"
-    proc = start_state(config)
-    wait_for_socket(sock, proc)
     answered_while_queueing: list[int] = []
+    with state_service(sock_dir) as (sock, _):
+        async with StateClient(sock, node_id="node-1", max_pending=50_000) as client:
 
-    async with StateClient(sock, node_id="node-1", max_pending=50_000) as client:
+            def records() -> Any:
+                for n in range(20_000):
+                    if n % 1000 == 0:
+                        stats = client.stats()
+                        answered_while_queueing.append(n - stats["pending"] - stats["inFlight"])
+                    yield versions_of(f"many-{n}", 1)[0]
 
-        def records() -> Any:
-            for n in range(20_000):
-                if n % 1000 == 0:
-                    stats = client.stats()
-                    answered_while_queueing.append(n - stats["pending"] - stats["inFlight"])
-                yield versions_of(f"many-{n}", 1)[0]
-
-        futures = await client.send_many("create", records())
-        await client.flush(60)
-        assert len(futures) == 20_000 and all(f.result().applied for f in futures)
+            futures = await client.send_many("create", records())
+            await client.flush(60)
+            assert len(futures) == 20_000 and all(f.result().applied for f in futures)
     assert max(answered_while_queueing) > 0, answered_while_queueing
-    assert stop(proc) == 0

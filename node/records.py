@@ -80,9 +80,12 @@ def resources(record: JobRecord) -> dict[str, Any]:
 
 
 def _common(record: JobRecord) -> dict[str, Any]:
-    """The fields ``Job`` and ``GetJobStatusResponse`` share (by name, not by number)."""
+    """The fields ``Job`` and ``GetJobStatusResponse`` share (by name, not by number),
+    only those that hold something: proto3 leaves the rest at their defaults anyway, and
+    a map given to a constructor, even empty, goes through a Python-level update (a list
+    of 10,000 jobs took 150-180 ms to build, and 100 without them)."""
     extra = resources(record)
-    return {
+    fields = {
         "uuid": record["uuid"],
         "command": record.get("command") or "",
         "args": record.get("args") or [],
@@ -103,6 +106,7 @@ def _common(record: JobRecord) -> dict[str, Any]:
         "node_id": record["nodeId"],
         "timeout": extra.get("timeout", ""),
     }
+    return {name: value for name, value in fields.items() if value}
 
 
 def job_message(record: JobRecord) -> pb.Job:

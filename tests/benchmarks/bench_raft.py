@@ -38,7 +38,7 @@ from joblet_cluster.state import StateClient
 from tests.benchmarks._bare_raft import GROUP, IN_FLIGHT, bare_pysyncobj_rate
 from tests.benchmarks._etcd import etcd_changes, etcd_cluster, job_changes
 from tests.benchmarks.bench_state_ipc import lanes_by_job, make_jobs, percentile, updates_for
-from tests.support import RaftReplicas, machine
+from tests.support import RaftReplicas, loop_step_ns, machine
 
 NODES = 3
 
@@ -118,9 +118,14 @@ async def raft_side(args: argparse.Namespace, directory: Path) -> dict[str, Any]
             await client.start()
         share = args.jobs // NODES
         jobs = [make_jobs(share, f"node-{n + 1}", f"n{n + 1}") for n in range(NODES)]
+        # the machine's speed drifts within minutes: the yardstick beside each phase
+        # tells a slow phase from a slow spell
+        figures["yardsticks"] = [loop_step_ns()]
         figures["create"] = await committed_rate(clients, "create", jobs)
         updates = [updates_for(mine, 1) for mine in jobs]
+        figures["yardsticks"].append(loop_step_ns())
         figures["update"] = await committed_rate(clients, "update", updates)
+        figures["yardsticks"].append(loop_step_ns())
         paced = [updates_for(mine, 1)[: args.latency_changes // NODES] for mine in updates]
         figures["paced"] = await paced_latencies(clients, paced, args.callers)
         for client in clients:
@@ -167,6 +172,10 @@ async def run(args: argparse.Namespace) -> None:
             f"{'committed ' + op + 's, changes/s':<44}{mine:>16,.0f}{other:>16,.0f}"
             f"{mine / other:>8.1f}"
         )
+    before, between, after = (f"{ns:.0f}" for ns in ours["yardsticks"])
+    print(
+        f"  (yardstick before creates / between / after updates: {before} / {between} / {after} ns)"
+    )
     other = theirs["paced"]
     print(
         f"{'commit latency p50 / p99 at moderate load':<44}"

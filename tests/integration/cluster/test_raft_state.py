@@ -86,11 +86,10 @@ async def test_another_nodes_records_are_read_whole_from_every_replica(
             running = transition(job, "RUNNING", pid=7)
             del running["createdAt"]  # an update may leave it out: the store keeps its own
             assert (await one.update(running)).applied
-            await two.get("packed-1", consistent=True)
             written = await one.get("packed-1")
             assert written is not None and written["createdAt"] == job["createdAt"]
-            for replica in (two, three):
-                assert await replica.get("packed-1") == written
+            for replica in (two, three):  # a consistent read: after the update, wherever
+                assert await replica.get("packed-1", consistent=True) == written
                 listed, _ = await replica.list(labels="team=a", status="RUNNING")
                 assert listed == [written]
             put = [await asyncio.wait_for(events.__anext__(), 10) for _ in range(2)]

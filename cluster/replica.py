@@ -63,30 +63,21 @@ def pack_changes(changes: Sequence[Change]) -> bytes:
 
 
 def unpack_changes(packed: bytes) -> list[Change]:
-    """:func:`pack_changes` undone, each record left packed (the head's dict is written
-    out here, twice, because this loop is most of what a follower does per change)."""
+    """:func:`pack_changes` undone, each record left packed."""
     changes: list[Change] = []
     append_change = changes.append
     for c in _ENTRY.decode(packed):
         record: Any
         if c.node_id is not None:
-            if c.created_at is not None:
-                record = {
-                    "uuid": c.job_id,
-                    "nodeId": c.node_id,
-                    "status": c.status,
-                    "version": c.version,
-                    "createdAt": c.created_at,
-                    PACKED: bytes(c.record),
-                }
-            else:  # an update that leaves it out: the store keeps the stored one
-                record = {
-                    "uuid": c.job_id,
-                    "nodeId": c.node_id,
-                    "status": c.status,
-                    "version": c.version,
-                    PACKED: bytes(c.record),
-                }
+            record = {
+                "uuid": c.job_id,
+                "nodeId": c.node_id,
+                "status": c.status,
+                "version": c.version,
+                PACKED: bytes(c.record),
+            }
+            if c.created_at is not None:  # an update may leave it out: the store keeps its own
+                record["createdAt"] = c.created_at
         elif c.op == "delete":
             record = None
         else:

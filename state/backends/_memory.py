@@ -238,12 +238,8 @@ class MemoryBackend:
         old, new = stored["status"], record["status"]
         if old != new:
             key = _key(stored)
-            by_status = self._by_status
-            by_status[old].remove(key)
-            index = by_status.get(new)
-            if index is None:
-                index = by_status[new] = DeferredIndex()
-            index.add(key)
+            self._by_status[old].remove(key)
+            self._index(self._by_status, new).add(key)
 
     def _remove(self, stored: JobRecord) -> None:
         key = _key(stored)

@@ -43,6 +43,12 @@ class DeferredIndex:
     def remove(self, key: Key) -> None:
         self._removes.add(key)
 
+    def move(self, key: Key, to: DeferredIndex) -> None:
+        """:meth:`remove` here and :meth:`add` to ``to``: a job's status change, in one
+        call (the raft replica applies one per status change on every node)."""
+        self._removes.add(key)
+        to.add(key)
+
     def __len__(self) -> int:
         return len(self._sorted) + len(self._adds) - len(self._removes)
 

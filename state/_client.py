@@ -219,12 +219,10 @@ class StateClient(ServiceClient):
             assert isinstance(target, dict)
             if op == "create" and "createdAt" not in target:
                 target = {**target, "createdAt": now()}  # so a resync restores the same time
-            return self._enqueue(
-                {"op": op, "job": target}, op, job_id=target["uuid"], record=target
-            )
+            return self._enqueue({"op": op, "job": target}, op, target["uuid"], target)
         if op == "delete":
             assert isinstance(target, str)
-            return self._enqueue({"op": op, "jobId": target}, op, job_id=target)
+            return self._enqueue({"op": op, "jobId": target}, op, target)
         raise ValueError(f"a change is create, update or delete, not {op!r}")
 
     async def _wait_for_room(self) -> None:
@@ -346,9 +344,9 @@ class StateClient(ServiceClient):
         self,
         message: dict[str, Any],
         op: str,
-        *,
         job_id: str | None = None,
         record: JobRecord | None = None,
+        *,
         internal: bool = False,
         front: bool = False,
     ) -> asyncio.Future[Any]:
@@ -439,15 +437,24 @@ class StateClient(ServiceClient):
             text = f"INTERNAL: a batch of {len(calls)} changes answered without their results"
             results = [{"error": text}] * len(calls)
         inflight = self._inflight
+        durable = self.durable  # nothing to remember for a resync: the answer is all
+        applied = 0
         for call, result in zip(calls, results, strict=True):
             if inflight.pop(call.request_id, None) is None:
                 continue
-            if type(result) is int:
+            if type(result) is int and durable:
+                future = call.future  # what _settle does for it, inline: one per change
+                if not future.done():
+                    future.set_result(_change_result(True, result))
+                applied += 1
+            elif type(result) is int:
                 self._settle(call, True, result, None, None)
             elif isinstance(result, dict):
                 self._settle(call, False, result.get("version"), result.get("error"), None)
             else:
                 self._settle(call, False, None, f"INTERNAL: result {result!r}", None)
+        if applied:
+            self._answered(applied)
 
     def _settle(
         self,
@@ -495,10 +502,15 @@ class StateClient(ServiceClient):
         if call.internal:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 log.error("state client: internal %s failed: %s", call.op, future.exception())
+            self._answered(0)
         else:
-            self._outstanding -= 1
-            if not self._room.is_set() and self._outstanding < self.max_pending:
-                self._room.set()
+            self._answered(1)
+
+    def _answered(self, count: int) -> None:
+        """``count`` callers' requests are settled: room for more, or all done."""
+        self._outstanding -= count
+        if not self._room.is_set() and self._outstanding < self.max_pending:
+            self._room.set()
         if not self._inflight and not self._queue:
             self._idle = True
             self._drained.set()

@@ -74,10 +74,11 @@ def unpack_changes(packed: bytes) -> list[Change]:
                 "nodeId": c.node_id,
                 "status": c.status,
                 "version": c.version,
+                # None when an update left it out: the store keeps its own. Always set,
+                # as a sixth key added later would make the dict grow.
+                "createdAt": c.created_at,
                 PACKED: bytes(c.record),
             }
-            if c.created_at is not None:  # an update may leave it out: the store keeps its own
-                record["createdAt"] = c.created_at
         elif c.op == "delete":
             record = None
         else:

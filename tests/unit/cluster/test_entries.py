@@ -7,7 +7,8 @@ import gc
 
 import msgspec
 
-from joblet_cluster.cluster.replica import pack_changes, unpack_changes
+from joblet_cluster.cluster.replica import JobReplica, pack_changes, unpack_changes
+from joblet_cluster.common.errors import NotFound
 from joblet_cluster.state._changes import Change
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state.backends._memory import MemoryBackend
@@ -57,3 +58,24 @@ def test_an_entry_from_a_release_without_heads_is_decoded_whole() -> None:
     create, delete = unpack_changes(old)
     assert create.record == CREATED and PACKED not in create.record
     assert delete.record is None
+
+
+def test_the_sender_applies_its_own_changes_and_a_shared_tail_is_only_decoded() -> None:
+    replica = JobReplica()
+    first = [Change("create", "job-1", dict(CREATED))]
+    packed = replica.pack(first)
+    # what comes back through the log is an equal entry, not the same object
+    assert replica.commit(bytes(bytearray(packed)), _doApply=True) == [1]
+    assert replica.store._jobs["job-1"] is first[0].record  # kept, not decoded again
+    assert replica.sent == {}
+
+    # an entry that ends like one in flight, but is another: decoded, never mistaken
+    update = Change("update", "job-1", dict(UPDATED))
+    mine = replica.pack([update])
+    other = pack_changes([Change("delete", "job-9"), update])
+    assert other != mine and other[-48:] == mine[-48:]
+    refused, applied = replica.commit(other, _doApply=True)
+    assert isinstance(refused, NotFound) and applied == 2
+    assert PACKED in replica.store._jobs["job-1"]  # the decoded head, not my record
+    replica.forget(mine)
+    assert replica.sent == {}

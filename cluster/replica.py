@@ -90,12 +90,14 @@ def unpack_changes(packed: bytes) -> list[Change]:
 _NOT_SENT: tuple[bytes, Sequence[Change]] = (b"", ())  # no entry is empty
 
 
-def _tail(packed: bytes) -> bytes:
+def _fingerprint(packed: bytes) -> bytes:
     """What the sender finds its own entries by. Keyed by the whole entry, each lookup
     hashed its ~250 KB (90 us) on every replica, a miss on the two that did not send
-    it; the tail (the last change) tells entries apart, and the bytes are compared on a
-    hit, so an entry that shares it with another is only decoded, never mistaken."""
-    return packed[-48:]
+    it. The start names the entry's first job and the end its last change: the tail
+    alone was shared by most entries (jobs of one node differ little at their end). The
+    bytes are compared on a hit, so an entry that shares a fingerprint with another is
+    only decoded, never mistaken for it."""
+    return packed[:64] + packed[-32:]
 
 
 def pack_records(records: Sequence[JobRecord]) -> bytes:
@@ -107,7 +109,7 @@ class JobReplica(SyncObjConsumer):
         # Set before SyncObjConsumer.__init__: not part of the replicated state.
         self.lock = threading.Lock()  # the loop thread reads while pysyncobj's thread applies
         self.store = MemoryBackend()
-        # entries in flight from here, by their tail (_tail), with their bytes
+        # entries in flight from here, by _fingerprint, with their bytes
         self.sent: dict[bytes, tuple[bytes, Sequence[Change]]] = {}
         super().__init__()
         # Set after it: serialised into snapshots (plain records only).
@@ -118,21 +120,21 @@ class JobReplica(SyncObjConsumer):
         """:func:`pack_changes`, remembered until :meth:`commit` applies it or the
         sender gives up on it (:meth:`forget`)."""
         packed = pack_changes(changes)
-        self.sent[_tail(packed)] = (packed, changes)
+        self.sent[_fingerprint(packed)] = (packed, changes)
         return packed
 
     def forget(self, packed: bytes) -> None:
         """Once the sender stops waiting: an entry that commits after that (its wait
         timed out) is decoded like any other."""
-        kept = self.sent.get(tail := _tail(packed))
+        kept = self.sent.get(tail := _fingerprint(packed))
         if kept is not None and kept[0] is packed:
             del self.sent[tail]
 
     @replicated
     def commit(self, packed: bytes) -> list[Outcome]:
         """The changes :func:`pack_changes` packed, applied in order."""
-        kept = self.sent.pop(_tail(packed), _NOT_SENT)
-        # not kept: another node's entry, or one that only shares its tail with one of ours
+        kept = self.sent.pop(_fingerprint(packed), _NOT_SENT)
+        # not kept: another node's entry, or one that only shares a fingerprint with ours
         changes = kept[1] if kept[0] == packed else unpack_changes(packed)
         with self.lock:
             return self.store.apply_now(changes)

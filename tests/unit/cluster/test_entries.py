@@ -3,12 +3,12 @@ reads it back: heads decoded, records left packed until read."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import msgspec
 
 from joblet_cluster.cluster.replica import JobReplica, pack_changes, unpack_changes
-from joblet_cluster.common.errors import NotFound
 from joblet_cluster.state._changes import Change
 from joblet_cluster.state._query import JobQuery
 from joblet_cluster.state.backends._memory import MemoryBackend
@@ -69,13 +69,15 @@ def test_the_sender_applies_its_own_changes_and_a_shared_tail_is_only_decoded() 
     assert replica.store._jobs["job-1"] is first[0].record  # kept, not decoded again
     assert replica.sent == {}
 
-    # an entry that ends like one in flight, but is another: decoded, never mistaken
+    # an entry that starts and ends like one in flight, but is another: decoded only
     update = Change("update", "job-1", dict(UPDATED))
-    mine = replica.pack([update])
-    other = pack_changes([Change("delete", "job-9"), update])
-    assert other != mine and other[-48:] == mine[-48:]
-    refused, applied = replica.commit(other, _doApply=True)
-    assert isinstance(refused, NotFound) and applied == 2
+    job_2 = new_job("job-2", "node-1", labels={"team": "a"})
+    mine = replica.pack([Change("create", "job-2", job_2), update])
+    other_job_2 = {**job_2, "labels": {"team": "b"}}
+    other = pack_changes([Change("create", "job-2", other_job_2), update])
+    assert other != mine and (other[:64], other[-32:]) == (mine[:64], mine[-32:])
+    assert replica.commit(other, _doApply=True) == [1, 2]
     assert PACKED in replica.store._jobs["job-1"]  # the decoded head, not my record
+    assert asyncio.run(replica.store.get("job-2")) == other_job_2
     replica.forget(mine)
     assert replica.sent == {}

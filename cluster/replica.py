@@ -126,9 +126,9 @@ class JobReplica(SyncObjConsumer):
     def forget(self, packed: bytes) -> None:
         """Once the sender stops waiting: an entry that commits after that (its wait
         timed out) is decoded like any other."""
-        kept = self.sent.get(tail := _fingerprint(packed))
+        kept = self.sent.get(key := _fingerprint(packed))
         if kept is not None and kept[0] is packed:
-            del self.sent[tail]
+            del self.sent[key]
 
     @replicated
     def commit(self, packed: bytes) -> list[Outcome]:

@@ -19,7 +19,7 @@ from joblet_cluster.common.errors import (
     StaleVersion,
     StateError,
 )
-from joblet_cluster.state._lifecycle import check_transition, may_move
+from joblet_cluster.state._lifecycle import check_transition
 from joblet_cluster.state._record import JobRecord
 
 ChangeOp = Literal["create", "update", "delete"]
@@ -55,8 +55,7 @@ class Change(msgspec.Struct, array_like=True, gc=False):
 def decide(stored: JobRecord | None, change: Change) -> StateError | None:
     """Why ``change`` must not apply over ``stored``, or None when it applies.
 
-    On an applied update without ``createdAt``, the caller keeps the stored one. Every
-    replica runs this for every change: the checks that pass read each field once.
+    On an applied update without ``createdAt``, the caller keeps the stored one.
     """
     op = change.op
     if stored is None:
@@ -90,10 +89,9 @@ def decide(stored: JobRecord | None, change: Change) -> StateError | None:
             "IMMUTABLE_FIELD",
             version=current,
         )
-    if not may_move(stored["status"], record["status"]):
-        try:
-            check_transition(stored["status"], record["status"], change.job_id)
-        except IllegalTransition as exc:
-            exc.version = current
-            return exc
+    try:
+        check_transition(stored["status"], record["status"], change.job_id)
+    except IllegalTransition as exc:
+        exc.version = current
+        return exc
     return None

@@ -27,7 +27,6 @@ def test_automatic_is_none_in_the_clear_and_level_one_when_encrypted() -> None:
 @pytest.mark.usefixtures("restore_zlib")
 def test_what_pysyncobj_sends_is_at_the_chosen_level_and_inflates_as_before() -> None:
     message = b"the same record, again and again; " * 4000
-    sent = pysyncobj.tcp_connection.zlib  # type: ignore[attr-defined]
     use_compression(0)
     sent = pysyncobj.tcp_connection.zlib  # type: ignore[attr-defined]
     stored = sent.compress(message, 3)  # as tcp_connection calls it

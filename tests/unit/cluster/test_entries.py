@@ -60,7 +60,7 @@ def test_an_entry_from_a_release_without_heads_is_decoded_whole() -> None:
     assert delete.record is None
 
 
-def test_the_sender_applies_its_own_changes_and_a_shared_tail_is_only_decoded() -> None:
+def test_the_sender_applies_its_own_changes_and_a_shared_fingerprint_is_only_decoded() -> None:
     replica = JobReplica()
     first = [Change("create", "job-1", dict(CREATED))]
     packed = replica.pack(first)
